@@ -1,0 +1,6 @@
+"""Registry of command modules: importing one registers its commands on ``drmkit.cli.app``.
+
+Add one import line per command module.
+"""
+
+from __future__ import annotations

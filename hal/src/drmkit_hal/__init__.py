@@ -1,0 +1,1 @@
+"""drmkit HAL: the OpenCDM binding."""

@@ -1,0 +1,1 @@
+"""drmkit key-system plugin for W3C Clear Key (``org.w3.clearkey``)."""
