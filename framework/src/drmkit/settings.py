@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -37,7 +37,7 @@ class Section(BaseModel):
 
 
 def config_file_path() -> Path | None:
-    """Return the TOML file to read: ``$DRMKIT_CONFIG`` (must exist) or ``./drmkit.toml`` if present."""
+    """Return the TOML file to read: ``$DRMKIT_CONFIG`` (must exist), else ``./drmkit.toml``."""
     explicit = os.environ.get(CONFIG_ENV_VAR)
     if explicit:
         path = Path(explicit)
@@ -46,6 +46,43 @@ def config_file_path() -> Path | None:
         return path
     default = Path(DEFAULT_CONFIG_FILE)
     return default if default.is_file() else None
+
+
+class LicenseServerSettings(Section):
+    """The license server (``drmkit license-server``) for ClearKey and the simulated key systems."""
+
+    host: str = Field(default="127.0.0.1", description="Address the license server listens on.")
+    port: int = Field(default=8787, ge=0, le=65535, description="TCP port; 0 picks a free port.")
+    db_path: Path | None = Field(
+        default=None,
+        description="SQLite key store; unset means ``<state_dir>/license-server/keys.sqlite3``.",
+    )
+    max_body_bytes: int = Field(
+        default=65536,
+        ge=256,
+        le=16 * 1024 * 1024,
+        description="Largest accepted request body (bytes).",
+    )
+    token: SecretStr | None = Field(
+        default=None, description="When set, requests must carry ``Authorization: Bearer <token>``."
+    )
+
+
+class LoggingSettings(Section):
+    """Logging of drmkit's entry points (CLI commands and services)."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", description="Lowest level that is emitted (case-insensitive)."
+    )
+    format: Literal["auto", "console", "json"] = Field(
+        default="auto",
+        description="``auto``: console renderer on a terminal, JSON lines otherwise.",
+    )
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper_case_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
 
 class Settings(BaseSettings):
@@ -66,6 +103,8 @@ class Settings(BaseSettings):
         default_factory=default_state_dir,
         description="Directory for drmkit's state (stores, persisted sessions).",
     )
+    license_server: LicenseServerSettings = Field(default_factory=LicenseServerSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -4,3 +4,5 @@ Add one import line per command module.
 """
 
 from __future__ import annotations
+
+from drmkit.cli import keys_cmd, license_server_cmd  # noqa: F401

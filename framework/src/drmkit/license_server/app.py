@@ -1,0 +1,264 @@
+"""The license server's ASGI application (Starlette).
+
+Routes:
+
+- ``GET /healthz``: liveness and key-store reachability (never needs the token).
+- ``GET /metrics``: Prometheus metrics (never needs the token).
+- ``POST /clearkey/license``: W3C Clear Key license request -> JWK set.
+- ``POST /clearkey/release``: Clear Key license release -> acknowledgement.
+- one ``POST`` route per simulated key system of the reference CDM (``drmkit.license_server.
+  simulated``).
+
+Every error is JSON ``{"error": {"code": ..., "message": ...}}`` with a fitting status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from drmkit.license_server import clearkey
+from drmkit.license_server.errors import LicenseServerError, bad_request
+from drmkit.license_server.store import KeyStore, KeyStoreError
+from drmkit.settings import LicenseServerSettings
+
+logger = logging.getLogger(__name__)
+
+JSON_MEDIA_TYPE = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedResponse:
+    """What an endpoint handler returns: the body, its media type and the key ids it covered."""
+
+    body: bytes
+    media_type: str
+    kids: tuple[bytes, ...]
+
+
+#: A handler takes the request body and the key store and returns the response; it runs in a
+#: worker thread (the store is blocking SQLite) and raises ``LicenseServerError`` to refuse.
+EndpointHandler = Callable[[bytes, KeyStore], IssuedResponse]
+
+
+@dataclass(frozen=True, slots=True)
+class LicenseEndpoint:
+    """One ``POST`` route of the license server."""
+
+    path: str
+    key_system: str
+    operation: str
+    handler: EndpointHandler
+
+
+def _json_bytes(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, separators=(",", ":")).encode("utf-8")
+
+
+def _clearkey_license(body: bytes, store: KeyStore) -> IssuedResponse:
+    request = clearkey.parse_license_request(body)
+    license_ = clearkey.issue_license(request, store)
+    return IssuedResponse(_json_bytes(license_), JSON_MEDIA_TYPE, request.kids)
+
+
+def _clearkey_release(body: bytes, store: KeyStore) -> IssuedResponse:
+    kids = clearkey.parse_release_request(body)
+    return IssuedResponse(_json_bytes(clearkey.acknowledge_release(kids)), JSON_MEDIA_TYPE, kids)
+
+
+CLEARKEY_ENDPOINTS: tuple[LicenseEndpoint, ...] = (
+    LicenseEndpoint("/clearkey/license", clearkey.KEY_SYSTEM, "license", _clearkey_license),
+    LicenseEndpoint("/clearkey/release", clearkey.KEY_SYSTEM, "release", _clearkey_release),
+)
+
+
+def default_endpoints() -> tuple[LicenseEndpoint, ...]:
+    """Return every license endpoint drmkit serves: Clear Key and the simulated key systems."""
+    from drmkit.license_server.simulated import SIMULATED_ENDPOINTS
+
+    return CLEARKEY_ENDPOINTS + SIMULATED_ENDPOINTS
+
+
+class _Metrics:
+    """The license server's Prometheus metrics, in a registry of their own."""
+
+    def __init__(self, registry: CollectorRegistry, endpoints: Sequence[LicenseEndpoint]) -> None:
+        self.registry = registry
+        self.requests = Counter(
+            "drmkit_license_requests",
+            "License server requests by key system, operation and outcome.",
+            ["key_system", "operation", "outcome"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "drmkit_license_request_duration_seconds",
+            "Time to answer a license server request.",
+            ["key_system", "operation"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=registry,
+        )
+        for endpoint in endpoints:
+            self.requests.labels(endpoint.key_system, endpoint.operation, "ok")
+            self.duration.labels(endpoint.key_system, endpoint.operation)
+
+
+async def read_limited_body(request: Request, limit: int) -> bytes:
+    """Read the request body, refusing more than ``limit`` bytes (HTTP 413).
+
+    ``Content-Length`` is checked first so an honest oversized request is refused without reading
+    it; the streamed size is checked as well, for chunked bodies and lying headers.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise bad_request(f"invalid Content-Length {declared[:32]!r}")
+        if int(declared) > limit:
+            raise _too_large(limit)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise _too_large(limit)
+    return bytes(body)
+
+
+def _too_large(limit: int) -> LicenseServerError:
+    return LicenseServerError(
+        413, "payload_too_large", f"the request body exceeds {limit} bytes", limit=limit
+    )
+
+
+class _BearerAuth:
+    """Checks ``Authorization: Bearer <token>`` in constant time when a token is configured."""
+
+    def __init__(self, token: str | None) -> None:
+        self._token = token.encode("utf-8") if token else None
+
+    @property
+    def enabled(self) -> bool:
+        return self._token is not None
+
+    def check(self, request: Request) -> None:
+        if self._token is None:
+            return
+        scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+        # compare_digest takes time independent of where the values differ; run it even when the
+        # scheme is wrong so the two failures cannot be told apart by timing.
+        matches = hmac.compare_digest(presented.strip().encode("utf-8"), self._token)
+        if scheme.lower() != "bearer" or not matches:
+            raise LicenseServerError(401, "unauthorized", "a valid bearer token is required")
+
+
+def create_app(
+    store: KeyStore,
+    settings: LicenseServerSettings,
+    *,
+    endpoints: Sequence[LicenseEndpoint] | None = None,
+    registry: CollectorRegistry | None = None,
+) -> Starlette:
+    """Build the license server application over ``store``.
+
+    ``endpoints`` defaults to every endpoint drmkit has; ``registry`` (a fresh one by default)
+    receives the metrics.
+    """
+    chosen = tuple(endpoints) if endpoints is not None else default_endpoints()
+    metrics = _Metrics(registry or CollectorRegistry(), chosen)
+    token = settings.token.get_secret_value() if settings.token is not None else None
+    auth = _BearerAuth(token)
+    limit = settings.max_body_bytes
+
+    def make_route(endpoint: LicenseEndpoint) -> Route:
+        async def handle(request: Request) -> Response:
+            started = time.perf_counter()
+            outcome = "error"
+            try:
+                auth.check(request)
+                body = await read_limited_body(request, limit)
+                issued = await asyncio.to_thread(endpoint.handler, body, store)
+                outcome = "ok"
+            except LicenseServerError as exc:
+                outcome = exc.code
+                raise
+            finally:
+                metrics.requests.labels(endpoint.key_system, endpoint.operation, outcome).inc()
+                metrics.duration.labels(endpoint.key_system, endpoint.operation).observe(
+                    time.perf_counter() - started
+                )
+                logger.info(
+                    "license request",
+                    extra={
+                        "key_system": endpoint.key_system,
+                        "operation": endpoint.operation,
+                        "outcome": outcome,
+                    },
+                )
+            return Response(issued.body, media_type=issued.media_type)
+
+        return Route(endpoint.path, handle, methods=["POST"], name=endpoint.path)
+
+    async def healthz(request: Request) -> Response:
+        try:
+            count = await asyncio.to_thread(len, store)
+        except KeyStoreError as exc:
+            return JSONResponse(
+                {"status": "unavailable", "error": {"code": "key_store", "message": str(exc)}},
+                status_code=503,
+            )
+        return JSONResponse({"status": "ok", "keys": count})
+
+    async def metrics_endpoint(request: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def on_license_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, LicenseServerError)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(exc.to_json(), status_code=exc.status, headers=headers)
+
+    async def on_store_error(request: Request, exc: Exception) -> Response:
+        logger.error("key store failure: %s", exc)
+        error = LicenseServerError(503, "key_store_unavailable", str(exc))
+        return JSONResponse(error.to_json(), status_code=503)
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        error = LicenseServerError(exc.status_code, code, str(exc.detail))
+        return JSONResponse(error.to_json(), status_code=exc.status_code, headers=exc.headers)
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        logger.exception("unexpected license server failure", exc_info=exc)
+        error = LicenseServerError(500, "internal_error", "internal server error")
+        return JSONResponse(error.to_json(), status_code=500)
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        *(make_route(endpoint) for endpoint in chosen),
+    ]
+    app = Starlette(
+        routes=routes,
+        exception_handlers={
+            LicenseServerError: on_license_error,
+            KeyStoreError: on_store_error,
+            HTTPException: on_http_error,
+            Exception: on_unexpected,
+        },
+    )
+    app.state.store = store
+    app.state.endpoints = chosen
+    app.state.auth_enabled = auth.enabled
+    return app

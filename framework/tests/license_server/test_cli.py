@@ -1,0 +1,173 @@
+"""``drmkit keys`` and ``drmkit license-server`` as real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from drmkit.license_server.keyids import b64url_encode
+
+DRMKIT = str(Path(sys.executable).with_name("drmkit"))
+KID = "fb8f5f0b-4c8e-4c2b-9f7a-1d2e3c4b5a69"
+KID_HEX = KID.replace("-", "")
+KEY_B64 = b64url_encode(bytes.fromhex("00112233445566778899aabbccddeeff"))
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRMKIT_")}
+    env["DRMKIT_STATE_DIR"] = str(tmp_path / "state")
+    env["COLUMNS"] = "200"
+    return env
+
+
+def drmkit(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [DRMKIT, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_keys_add_list_remove_round_trip(env: dict[str, str], tmp_path: Path) -> None:
+    added = drmkit(env, "keys", "add", KID, KEY_B64, "--label", "movie")
+    assert added.returncode == 0, added.stderr
+    assert KID_HEX in added.stdout
+    assert (tmp_path / "state" / "license-server" / "keys.sqlite3").is_file()
+
+    listed = drmkit(env, "keys", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    [entry] = json.loads(listed.stdout)
+    assert entry["kid"] == KID_HEX
+    assert entry["key"] == "00112233445566778899aabbccddeeff"
+    assert entry["label"] == "movie"
+
+    table = drmkit(env, "keys", "list")
+    assert table.returncode == 0
+    assert KID_HEX in table.stdout
+    assert "00112233445566778899aabbccddeeff" not in table.stdout  # the table hides keys
+
+    duplicate = drmkit(env, "keys", "add", KID_HEX, KEY_B64)
+    assert duplicate.returncode == 1
+    assert "already stored" in duplicate.stderr and "--replace" in duplicate.stderr
+    replaced = drmkit(env, "keys", "add", KID_HEX, "ff" * 16, "--replace")
+    assert replaced.returncode == 0, replaced.stderr
+
+    # "--" ends the options: this base64url id starts with "-".
+    removed = drmkit(env, "keys", "remove", "--", b64url_encode(bytes.fromhex(KID_HEX)))
+    assert removed.returncode == 0, removed.stderr
+    again = drmkit(env, "keys", "remove", KID_HEX)
+    assert again.returncode == 1
+    assert "no key is stored" in again.stderr
+    assert json.loads(drmkit(env, "keys", "list", "--json").stdout) == []
+
+
+@pytest.mark.parametrize(
+    ("kid", "key", "message"),
+    [
+        ("abc", KEY_B64, "key id 'abc' is neither"),
+        (KID, "00" * 15, "key '" + "00" * 15 + "' is neither"),
+        (KID, "00" * 17, "is neither"),
+    ],
+)
+def test_keys_add_validates_16_bytes(env: dict[str, str], kid: str, key: str, message: str) -> None:
+    result = drmkit(env, "keys", "add", kid, key)
+    assert result.returncode == 2
+    assert message in result.stderr.replace("\n", "")
+
+
+def test_keys_generate_stores_a_random_key(env: dict[str, str]) -> None:
+    generated = drmkit(env, "keys", "generate", "--json", "--label", "g")
+    assert generated.returncode == 0, generated.stderr
+    made = json.loads(generated.stdout)
+    [entry] = json.loads(drmkit(env, "keys", "list", "--json").stdout)
+    assert (entry["kid"], entry["key"], entry["label"]) == (made["kid"], made["key"], "g")
+
+
+def test_missing_config_file_is_a_clear_error(env: dict[str, str], tmp_path: Path) -> None:
+    env["DRMKIT_CONFIG"] = str(tmp_path / "absent.toml")
+    result = drmkit(env, "keys", "list")
+    assert result.returncode == 2
+    assert "DRMKIT_CONFIG" in result.stderr and "absent.toml" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_invalid_setting_is_a_clear_error(env: dict[str, str]) -> None:
+    env["DRMKIT_LICENSE_SERVER__MAX_BODY_BYTES"] = "many"
+    result = drmkit(env, "keys", "list")
+    assert result.returncode == 2
+    assert "invalid configuration" in result.stderr and "max_body_bytes" in result.stderr
+
+
+def _read_listening_url(process: subprocess.Popen[str], timeout_s: float = 30) -> str:
+    assert process.stderr is not None
+    selector = selectors.DefaultSelector()
+    selector.register(process.stderr, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout_s
+    seen: list[str] = []
+    while time.monotonic() < deadline:
+        if not selector.select(timeout=0.5):
+            if process.poll() is not None:
+                break
+            continue
+        line = process.stderr.readline()
+        if not line:
+            break
+        seen.append(line)
+        record = json.loads(line)
+        if record.get("event") == "license server listening":
+            return str(record["url"])
+    raise AssertionError(f"the license server did not report its URL: {''.join(seen)}")
+
+
+def test_license_server_process_serves_and_stops_on_sigterm(env: dict[str, str]) -> None:
+    assert drmkit(env, "keys", "add", KID, KEY_B64).returncode == 0
+    env["DRMKIT_LOGGING__FORMAT"] = "json"
+    env["DRMKIT_LICENSE_SERVER__TOKEN"] = "tok"
+    process = subprocess.Popen(
+        [DRMKIT, "license-server", "--port", "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = _read_listening_url(process)
+        assert url.startswith("http://127.0.0.1:")
+        body = {"kids": [b64url_encode(bytes.fromhex(KID_HEX))], "type": "temporary"}
+        response = httpx.post(
+            f"{url}/clearkey/license", json=body, headers={"Authorization": "Bearer tok"}
+        )
+        assert response.status_code == 200
+        assert response.json()["keys"][0]["k"] == KEY_B64
+        process.send_signal(signal.SIGTERM)
+        # uvicorn shuts down gracefully, then re-raises the signal so the exit status tells why.
+        assert process.wait(timeout=20) in (0, -signal.SIGTERM)
+        assert process.stderr is not None
+        assert "Finished server process" in process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_license_server_reports_a_busy_port(env: dict[str, str]) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = drmkit(env, "license-server", "--port", str(port))
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
