@@ -1,1 +1,51 @@
-"""drmkit HAL: the OpenCDM binding."""
+"""drmkit HAL: the cffi binding of the OpenCDM (OCDM) C ABI.
+
+See ``docs/hal.md`` for the contract. ``Hal.open(HalConfig(...))`` loads the configured OCDM
+library (drmkit's bundled reference CDM by default); ``Hal.create_system`` gives a ``CdmSystem``,
+whose ``construct_session`` gives ``CdmSession`` objects that decrypt in place.
+"""
+
+from ._callbacks import SessionCallbacks
+from ._hal import KNOWN_QUIRKS, Hal, HalConfig
+from ._library import LIBRARY_ENV_VAR, bundled_library_path, default_library_path
+from ._session import CdmSession
+from ._system import CdmSystem
+from ._types import (
+    DecryptVariant,
+    EncryptionScheme,
+    KeyStatus,
+    LicenseType,
+    MediaProperties,
+    MediaType,
+    OcdmStatus,
+    Pattern,
+    PlayLevels,
+    Subsample,
+)
+from .errors import DecryptNotSupportedError, HalError, LibraryLoadError, OcdmCallError
+
+__all__ = [
+    "KNOWN_QUIRKS",
+    "LIBRARY_ENV_VAR",
+    "CdmSession",
+    "CdmSystem",
+    "DecryptNotSupportedError",
+    "DecryptVariant",
+    "EncryptionScheme",
+    "Hal",
+    "HalConfig",
+    "HalError",
+    "KeyStatus",
+    "LibraryLoadError",
+    "LicenseType",
+    "MediaProperties",
+    "MediaType",
+    "OcdmCallError",
+    "OcdmStatus",
+    "Pattern",
+    "PlayLevels",
+    "SessionCallbacks",
+    "Subsample",
+    "bundled_library_path",
+    "default_library_path",
+]

@@ -1,0 +1,34 @@
+"""Exceptions raised by the HAL."""
+
+from __future__ import annotations
+
+from ._types import OcdmStatus
+
+
+class HalError(Exception):
+    """Base of every HAL error; also raised for calls on a closed HAL or destructed object."""
+
+
+class LibraryLoadError(HalError):
+    """The OCDM library could not be loaded or lacks required symbols."""
+
+    def __init__(self, path: str, message: str, missing: tuple[str, ...] = ()) -> None:
+        self.path = path
+        self.missing = missing
+        super().__init__(f"cannot load OCDM library {path}: {message}")
+
+
+class OcdmCallError(HalError):
+    """An OCDM call failed: ``function`` is the C function, ``status`` its ``OpenCDMError``."""
+
+    def __init__(self, function: str, status: OcdmStatus | int, message: str = "") -> None:
+        self.function = function
+        self.status = OcdmStatus.of(int(status))
+        self.message = message
+        name = self.status.name if isinstance(self.status, OcdmStatus) else hex(self.status)
+        detail = f": {message}" if message else ""
+        super().__init__(f"{function} failed with {name} ({int(self.status):#x}){detail}")
+
+
+class DecryptNotSupportedError(HalError):
+    """The configured decrypt variant cannot decrypt this scheme/subsample combination."""
