@@ -10,12 +10,20 @@ from dependency_injector import containers, providers
 
 from drmkit.license_server import KeyStore, create_app, open_key_store
 from drmkit.settings import Settings, load_settings
+from drmkit.srm import bootstrap as srm_bootstrap
 
 
 class Container(containers.DeclarativeContainer):
     """Application container. Components add their providers here."""
 
     settings: providers.Provider[Settings] = providers.ThreadSafeSingleton(load_settings)
+    # Session resource manager: store and service are per process; the app's lifespan opens them.
+    srm_plugin_manager = providers.ThreadSafeSingleton(srm_bootstrap.plugin_manager)
+    srm_store = providers.ThreadSafeSingleton(srm_bootstrap.store_from_settings, settings)
+    srm_service = providers.ThreadSafeSingleton(
+        srm_bootstrap.service_from_settings, settings, srm_store, srm_plugin_manager
+    )
+    srm_app = providers.Factory(srm_bootstrap.app_from_settings, settings, srm_service)
     license_key_store: providers.Provider[KeyStore] = providers.ThreadSafeSingleton(
         open_key_store, settings
     )

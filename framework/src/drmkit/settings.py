@@ -20,6 +20,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from drmkit.srm.config import SrmSettings
+
 CONFIG_ENV_VAR = "DRMKIT_CONFIG"
 DEFAULT_CONFIG_FILE = "drmkit.toml"
 
@@ -102,6 +104,9 @@ class Settings(BaseSettings):
     state_dir: Path = Field(
         default_factory=default_state_dir,
         description="Directory for drmkit's state (stores, persisted sessions).",
+    )
+    srm: SrmSettings = Field(
+        default_factory=SrmSettings, description="Session resource manager (``drmkit srm``)."
     )
     license_server: LicenseServerSettings = Field(default_factory=LicenseServerSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)

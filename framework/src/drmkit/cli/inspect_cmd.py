@@ -1,0 +1,114 @@
+"""``drmkit inspect``: show the tracks, encryption and PSSH boxes of protected MP4 files."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from drmkit.cli import app
+from drmkit.media import MediaError, MediaFormatError, parse
+from drmkit.media.inspect import inspect_report
+from drmkit.media.pssh import describe_init_data, plugin_describer
+from drmkit.media.source import MediaInput
+
+_out = Console()
+_err = Console(stderr=True)
+
+
+def _fail(message: str) -> NoReturn:
+    _err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+@app.command("inspect")
+def inspect(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(help="MP4 file, or an init segment followed by media segments."),
+    ] = None,
+    init_data: Annotated[
+        str | None,
+        typer.Option(
+            "--init-data",
+            help="Inspect raw init data instead (base64): pssh box(es), a PlayReady object, "
+            "or keyids JSON.",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show each track's encryption (scheme, KID, IV, pattern) and every PSSH box."""
+    describe = plugin_describer()
+    if init_data is not None:
+        try:
+            raw = base64.b64decode(init_data, validate=True)
+        except binascii.Error as exc:
+            _fail(f"--init-data is not base64: {exc}")
+        try:
+            report = describe_init_data(raw, describe)
+        except MediaFormatError as exc:
+            _fail(f"init data: {exc}")
+        _show(report, as_json, None)
+        return
+    if not files:
+        _fail("give one or more files, or --init-data")
+    try:
+        source = MediaInput.read(files)
+    except MediaError as exc:
+        _fail(str(exc))
+    try:
+        media = parse(source.buffer)
+    except MediaFormatError as exc:
+        _fail(source.describe(exc))
+    report = {"inputs": [str(f) for f in files], **inspect_report(media, describe)}
+    _show(report, as_json, source)
+
+
+def _show(report: dict[str, Any], as_json: bool, source: MediaInput | None) -> None:
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return
+    if "tracks" in report:
+        kind = "fragmented" if report["fragmented"] else "non-fragmented"
+        _out.print(
+            f"{', '.join(report['inputs'])}: {report['size']} bytes, {kind}"
+            + (f", {report['fragments']} fragments" if report["fragmented"] else ""),
+            highlight=False,
+        )
+        for t in report["tracks"]:
+            table = Table(show_header=False, box=None, pad_edge=False, title_justify="left",
+                          title=f"track {t['id']} ({t['handler']}, {t['codec']})")  # fmt: skip
+            table.add_column(style="bold")
+            table.add_column()
+            rows = [
+                ("sample entries", ", ".join(t["sample_entries"])),
+                ("scheme", t["scheme"] or "clear"),
+                ("default KID", t["default_kid"] or "-"),
+                ("IV size", "-" if t["iv_size"] is None else str(t["iv_size"])),
+                ("constant IV", t["constant_iv"] or "-"),
+                ("pattern", t["pattern"] or "-"),
+                ("samples", f"{t['samples']} ({t['protected_samples']} protected)"),
+                ("key ids", ", ".join(t["key_ids"]) or "-"),
+            ]
+            for name, value in rows:
+                table.add_row(name, value)
+            _out.print(table)
+    if "key_ids" in report and report.get("type") == "keyids":
+        _out.print("keyids init data: " + ", ".join(report["key_ids"]), highlight=False)
+    for i, box in enumerate(report.get("pssh", [])):
+        _out.print(
+            f"[bold]pssh #{i}[/bold] v{box['version']} {box['system']} ({box['system_id']}), "
+            f"{box['data_size']} data bytes"
+            + (f", key ids {', '.join(box['key_ids'])}" if box["key_ids"] else ""),
+            highlight=False,
+        )
+        if box["decoded"] is not None:
+            _out.print_json(data=box["decoded"])
+        elif box["data"]:
+            _out.print(f"  data (raw, base64): {box['data']}", highlight=False)
