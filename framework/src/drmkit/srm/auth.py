@@ -1,0 +1,117 @@
+"""Who a ``Client-Token`` belongs to: signed JWTs or the store's token table.
+
+Table tokens are random (256 bits) and stored only as their SHA-256: a fast hash is enough for a
+high-entropy secret (there is nothing to brute-force), and it keeps lookups one index probe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Any, Protocol
+
+from drmkit.srm.stores.base import Identity, SessionStore
+
+#: Longest ``Client-Token`` accepted; anything longer is invalid without further work.
+MAX_TOKEN_LENGTH = 4096
+
+
+class TokenVerifier(Protocol):
+    """Turns a ``Client-Token`` into an identity, or ``None`` when it is not valid."""
+
+    async def verify(self, token: str) -> Identity | None:
+        """Return the token's identity, or ``None`` (unknown, malformed, expired, bad signature)."""
+        ...
+
+
+def hash_token(token: str) -> str:
+    """Return the stored form of a table token."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def new_token() -> str:
+    """Return a fresh random client token (URL-safe text)."""
+    return secrets.token_urlsafe(32)
+
+
+class TokenTableVerifier:
+    """Tokens issued by ``drmkit srm tokens add`` and kept (hashed) in the session store."""
+
+    def __init__(self, store: SessionStore) -> None:
+        self._store = store
+
+    async def verify(self, token: str) -> Identity | None:
+        """Look the token's hash up in the store."""
+        if not token or len(token) > MAX_TOKEN_LENGTH:
+            return None
+        return await self._store.find_token(hash_token(token))
+
+    async def issue(self, identity: Identity) -> str:
+        """Create, store (hashed) and return a new token for ``identity``."""
+        token = new_token()
+        await self._store.add_token(hash_token(token), identity)
+        return token
+
+
+class JwtVerifier:
+    """Signed tokens (JWT) checked with a configured key; ``exp`` is required."""
+
+    def __init__(
+        self,
+        key: str,
+        *,
+        algorithms: list[str],
+        account_claim: str = "sub",
+        device_claim: str = "device",
+        audience: str | None = None,
+        issuer: str | None = None,
+        leeway_s: float = 5.0,
+    ) -> None:
+        import jwt  # the ``srm`` extra; imported here so table-token deployments do not need it
+
+        if not algorithms or any(a.lower() == "none" for a in algorithms):
+            raise ValueError("JWT algorithms must be named and must not include 'none'")
+        self._jwt = jwt
+        self._key: Any = key
+        if not algorithms[0].upper().startswith("HS"):
+            # Parse an asymmetric public key once instead of on every request.
+            self._key = jwt.algorithms.get_default_algorithms()[algorithms[0]].prepare_key(key)
+        self._algorithms = algorithms
+        self._account_claim = account_claim
+        self._device_claim = device_claim
+        self._audience = audience
+        self._issuer = issuer
+        self._leeway_s = leeway_s
+
+    async def verify(self, token: str) -> Identity | None:
+        """Check signature, ``exp`` (and ``aud``/``iss`` when configured); read the claims."""
+        if not token or len(token) > MAX_TOKEN_LENGTH:
+            return None
+        try:
+            claims = self._jwt.decode(
+                token,
+                self._key,
+                algorithms=self._algorithms,
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway_s,
+                options={"require": ["exp"], "verify_aud": self._audience is not None},
+            )
+        except self._jwt.PyJWTError:
+            return None
+        account = claims.get(self._account_claim)
+        device = claims.get(self._device_claim)
+        if not isinstance(account, str) or not account or not isinstance(device, str) or not device:
+            return None
+        return Identity(account=account, device=device)
+
+
+def operator_token_matches(expected: str, authorization: str | None) -> bool:
+    """Check an ``Authorization: Bearer <token>`` header in constant time."""
+    if not authorization:
+        return False
+    scheme, _, presented = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not presented:
+        return False
+    return hmac.compare_digest(presented.strip().encode(), expected.encode())

@@ -1,0 +1,132 @@
+"""The async store interface every SRM store implements, and its value types.
+
+Rules every store keeps (see ``docs/srm.md``):
+
+* ``admit`` is one atomic step per account: drop the account's expired sessions, count the live
+  ones, insert the new one only below the limit.
+* One time source per store: the store's own clock where several SRM nodes share it.
+* A session is expired iff ``now >= expires_at``; ``expires_at = last keep-alive + timeout``.
+* Keep-alive extends only a live session; it never revives an expired one.
+* Lookups by session id always include the account, so one account never touches another's.
+* Any failure to reach the store raises ``StoreUnavailableError`` (the API fails closed).
+"""
+
+from __future__ import annotations
+
+import abc
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a ``Client-Token`` belongs to."""
+
+    account: str
+    device: str
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """Admission granted: the new session and its timeout (seconds)."""
+
+    session_id: uuid.UUID
+    timeout_s: int
+    live: int
+
+
+@dataclass(frozen=True)
+class Denied:
+    """Admission refused: the account already holds ``live`` sessions (>= its limit)."""
+
+    live: int
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """A live session as the operator sees it."""
+
+    session_id: uuid.UUID
+    account: str
+    device: str
+    content_id: str
+    content_type: str
+    created_at: datetime
+    last_keepalive: datetime
+    expires_at: datetime
+
+
+class SessionStore(abc.ABC):
+    """Where sessions, account limits and client tokens live."""
+
+    #: Short name for logs and benchmarks.
+    kind: str = "abstract"
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Connect and create the schema if needed."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release connections; the store can be opened again."""
+
+    @abc.abstractmethod
+    async def admit(
+        self,
+        identity: Identity,
+        content_id: str,
+        content_type: str,
+        limit: int,
+        timeout_s: int,
+    ) -> Admitted | Denied:
+        """Admit a new session for ``identity.account`` atomically.
+
+        Args:
+            identity: account and device of the client.
+            content_id: the content being played.
+            content_type: its type (e.g. ``COD``, ``LIVE``).
+            limit: the account's limit; 0 means unlimited.
+            timeout_s: keep-alive timeout of the new session.
+
+        """
+
+    @abc.abstractmethod
+    async def keepalive(self, account: str, session_id: uuid.UUID) -> bool:
+        """Extend a live session by its timeout; ``False`` if unknown, expired or another's."""
+
+    @abc.abstractmethod
+    async def teardown(self, account: str, session_id: uuid.UUID) -> bool:
+        """Delete a session; ``True`` only if it was live and the account's."""
+
+    @abc.abstractmethod
+    async def list_sessions(self, account: str) -> list[SessionRecord]:
+        """Return the account's live sessions (expired rows ignored even before the sweeper)."""
+
+    @abc.abstractmethod
+    async def count_live(self, account: str) -> int:
+        """Return how many live sessions the account holds."""
+
+    @abc.abstractmethod
+    async def reap(self) -> int:
+        """Delete expired sessions of all accounts (hygiene); return how many were deleted."""
+
+    @abc.abstractmethod
+    async def set_account_limit(self, account: str, limit: int | None) -> None:
+        """Set the account's own limit (0 = unlimited); ``None`` returns it to the default."""
+
+    @abc.abstractmethod
+    async def get_account_limit(self, account: str) -> int | None:
+        """Return the account's own limit, or ``None`` when it uses the default."""
+
+    @abc.abstractmethod
+    async def add_token(self, token_hash: str, identity: Identity) -> None:
+        """Record a client token (only its hash) for ``identity``."""
+
+    @abc.abstractmethod
+    async def find_token(self, token_hash: str) -> Identity | None:
+        """Return the identity of a token hash, or ``None``."""
+
+    @abc.abstractmethod
+    async def revoke_token(self, token_hash: str) -> bool:
+        """Forget a token; ``True`` if it existed."""

@@ -1,0 +1,285 @@
+"""PostgreSQL store: one transaction per admission under a per-account advisory lock.
+
+``pg_advisory_xact_lock(hashtextextended(account, 0))`` serialises admissions (and keep-alives)
+of one account across every SRM node and connection, and is released by the transaction's end.
+Under it, one statement drops the account's expired sessions, counts the live ones and inserts
+the new one only below the limit. A plain count-then-insert under READ COMMITTED would let two
+transactions both see ``limit - 1``. Keep-alives take the same lock so that a keep-alive cannot
+extend a session that a concurrent admission has just counted as expired.
+
+The clock is the server's: ``statement_timestamp()`` of the statement that runs under the lock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import psycopg
+from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from drmkit.srm.errors import StoreUnavailableError
+from drmkit.srm.stores.base import Admitted, Denied, Identity, SessionRecord, SessionStore
+
+_SCHEMA = [
+    "SELECT pg_advisory_xact_lock(7061584912345)",  # one schema migration at a time
+    """CREATE TABLE IF NOT EXISTS srm_session (
+        id uuid PRIMARY KEY,
+        account text NOT NULL,
+        device text NOT NULL,
+        content_id text NOT NULL,
+        content_type text NOT NULL,
+        timeout_s integer NOT NULL,
+        created_at timestamptz NOT NULL,
+        last_seen timestamptz NOT NULL,
+        expires_at timestamptz NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS srm_session_acct_exp ON srm_session (account, expires_at)",
+    "CREATE INDEX IF NOT EXISTS srm_session_exp ON srm_session (expires_at)",
+    """CREATE TABLE IF NOT EXISTS srm_account (
+        account text PRIMARY KEY,
+        stream_limit integer NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS srm_token (
+        token_hash text PRIMARY KEY,
+        account text NOT NULL,
+        device text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+    )""",
+]
+
+_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+
+_ADMIT = """
+WITH now AS (SELECT statement_timestamp() AS t),
+live AS (
+    SELECT count(*) AS n FROM srm_session, now
+    WHERE account = %(account)s AND expires_at > now.t
+),
+purged AS (
+    DELETE FROM srm_session USING now
+    WHERE account = %(account)s AND expires_at <= now.t
+),
+inserted AS (
+    INSERT INTO srm_session
+        (id, account, device, content_id, content_type, timeout_s,
+         created_at, last_seen, expires_at)
+    SELECT %(id)s, %(account)s, %(device)s, %(content_id)s, %(content_type)s, %(timeout)s,
+           now.t, now.t, now.t + make_interval(secs => %(timeout)s)
+    FROM now, live
+    WHERE %(limit)s = 0 OR live.n < %(limit)s
+    RETURNING 1
+)
+SELECT (SELECT n FROM live), (SELECT count(*) FROM inserted)
+"""
+
+_KEEPALIVE = """
+UPDATE srm_session
+SET last_seen = statement_timestamp(),
+    expires_at = statement_timestamp() + make_interval(secs => timeout_s)
+WHERE id = %s AND account = %s AND expires_at > statement_timestamp()
+"""
+
+
+class PostgresStore(SessionStore):
+    """Sessions in PostgreSQL (psycopg 3 async pool); several SRM nodes may share one server."""
+
+    kind = "postgres"
+
+    def __init__(self, url: str, *, pool_size: int = 10, timeout_s: float = 2.0) -> None:
+        self.url = url
+        self._pool_size = pool_size
+        self._timeout_s = timeout_s
+        self._pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]] | None = None
+
+    @asynccontextmanager
+    async def _conn(self) -> AsyncIterator[psycopg.AsyncConnection[TupleRow]]:
+        """Borrow a connection; connection-level failures become ``StoreUnavailableError``."""
+        if self._pool is None:
+            raise StoreUnavailableError("PostgreSQL store is not open")
+        try:
+            async with self._pool.connection() as conn:
+                yield conn
+        except PoolTimeout as exc:
+            raise StoreUnavailableError(f"PostgreSQL: {exc}") from exc
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise StoreUnavailableError(f"PostgreSQL: {exc}") from exc
+
+    async def open(self) -> None:
+        """Open the pool (fails if the server cannot be reached in time) and create the schema."""
+        if self._pool is not None:
+            return
+        pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]] = AsyncConnectionPool(
+            self.url,
+            min_size=1,
+            max_size=self._pool_size,
+            timeout=self._timeout_s,
+            open=False,
+            check=AsyncConnectionPool.check_connection,
+            kwargs={
+                "autocommit": True,
+                "connect_timeout": max(1, int(self._timeout_s)),
+                "application_name": "drmkit-srm",
+            },
+        )
+        try:
+            await pool.open(wait=True, timeout=self._timeout_s * 5)
+        except (PoolTimeout, psycopg.Error) as exc:
+            await pool.close()
+            raise StoreUnavailableError(f"PostgreSQL: cannot connect: {exc}") from exc
+        self._pool = pool
+        try:
+            async with self._conn() as conn, conn.transaction():
+                for statement in _SCHEMA:
+                    await conn.execute(statement)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Close the pool."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    async def admit(
+        self,
+        identity: Identity,
+        content_id: str,
+        content_type: str,
+        limit: int,
+        timeout_s: int,
+    ) -> Admitted | Denied:
+        """Lock the account, then purge, count and conditionally insert in one statement."""
+        session_id = uuid.uuid4()
+        params: dict[str, Any] = {
+            "id": session_id,
+            "account": identity.account,
+            "device": identity.device,
+            "content_id": content_id,
+            "content_type": content_type,
+            "timeout": timeout_s,
+            "limit": limit,
+        }
+        async with self._conn() as conn, conn.transaction():
+            await conn.execute(_LOCK, (identity.account,))
+            cur = await conn.execute(_ADMIT, params)
+            row = await cur.fetchone()
+        assert row is not None
+        live, inserted = int(row[0]), int(row[1])
+        if inserted:
+            return Admitted(session_id=session_id, timeout_s=timeout_s, live=live + 1)
+        return Denied(live=live)
+
+    async def keepalive(self, account: str, session_id: uuid.UUID) -> bool:
+        """Extend the session under the account lock, only while it is live."""
+        async with self._conn() as conn, conn.transaction():
+            await conn.execute(_LOCK, (account,))
+            cur = await conn.execute(_KEEPALIVE, (session_id, account))
+            return cur.rowcount == 1
+
+    async def teardown(self, account: str, session_id: uuid.UUID) -> bool:
+        """Delete the row; report whether it was still live."""
+        async with self._conn() as conn:
+            cur = await conn.execute(
+                "DELETE FROM srm_session WHERE id = %s AND account = %s "
+                "RETURNING expires_at > statement_timestamp()",
+                (session_id, account),
+            )
+            row = await cur.fetchone()
+        return row is not None and bool(row[0])
+
+    async def list_sessions(self, account: str) -> list[SessionRecord]:
+        """Return live sessions, oldest first."""
+        async with self._conn() as conn:
+            cur = await conn.execute(
+                "SELECT id, account, device, content_id, content_type, created_at, last_seen, "
+                "expires_at FROM srm_session "
+                "WHERE account = %s AND expires_at > statement_timestamp() ORDER BY created_at",
+                (account,),
+            )
+            rows = await cur.fetchall()
+        return [
+            SessionRecord(
+                session_id=r[0],
+                account=r[1],
+                device=r[2],
+                content_id=r[3],
+                content_type=r[4],
+                created_at=r[5],
+                last_keepalive=r[6],
+                expires_at=r[7],
+            )
+            for r in rows
+        ]
+
+    async def count_live(self, account: str) -> int:
+        """Count rows with ``expires_at > now``."""
+        async with self._conn() as conn:
+            cur = await conn.execute(
+                "SELECT count(*) FROM srm_session "
+                "WHERE account = %s AND expires_at > statement_timestamp()",
+                (account,),
+            )
+            row = await cur.fetchone()
+        return 0 if row is None else int(row[0])
+
+    async def reap(self) -> int:
+        """Delete expired rows in batches (short transactions, no long table lock)."""
+        removed = 0
+        async with self._conn() as conn:
+            while True:
+                cur = await conn.execute(
+                    "DELETE FROM srm_session WHERE id IN (SELECT id FROM srm_session "
+                    "WHERE expires_at <= statement_timestamp() LIMIT 5000)"
+                )
+                removed += max(cur.rowcount, 0)
+                if cur.rowcount < 5000:
+                    return removed
+
+    async def set_account_limit(self, account: str, limit: int | None) -> None:
+        """Upsert or delete the account row."""
+        async with self._conn() as conn:
+            if limit is None:
+                await conn.execute("DELETE FROM srm_account WHERE account = %s", (account,))
+            else:
+                await conn.execute(
+                    "INSERT INTO srm_account (account, stream_limit) VALUES (%s, %s) "
+                    "ON CONFLICT (account) DO UPDATE SET stream_limit = excluded.stream_limit",
+                    (account, limit),
+                )
+
+    async def get_account_limit(self, account: str) -> int | None:
+        """Read the account row."""
+        async with self._conn() as conn:
+            cur = await conn.execute(
+                "SELECT stream_limit FROM srm_account WHERE account = %s", (account,)
+            )
+            row = await cur.fetchone()
+        return None if row is None else int(row[0])
+
+    async def add_token(self, token_hash: str, identity: Identity) -> None:
+        """Insert the token hash."""
+        async with self._conn() as conn:
+            await conn.execute(
+                "INSERT INTO srm_token (token_hash, account, device) VALUES (%s, %s, %s)",
+                (token_hash, identity.account, identity.device),
+            )
+
+    async def find_token(self, token_hash: str) -> Identity | None:
+        """Look the token hash up."""
+        async with self._conn() as conn:
+            cur = await conn.execute(
+                "SELECT account, device FROM srm_token WHERE token_hash = %s", (token_hash,)
+            )
+            row = await cur.fetchone()
+        return None if row is None else Identity(account=row[0], device=row[1])
+
+    async def revoke_token(self, token_hash: str) -> bool:
+        """Delete the token hash."""
+        async with self._conn() as conn:
+            cur = await conn.execute("DELETE FROM srm_token WHERE token_hash = %s", (token_hash,))
+            return cur.rowcount == 1

@@ -1,0 +1,317 @@
+"""SQLite store: the embedded default (one file, WAL, ``BEGIN IMMEDIATE``).
+
+stdlib ``sqlite3`` on one dedicated thread per store: the connection never crosses threads and the
+event loop never blocks on the file. ``BEGIN IMMEDIATE`` takes the write lock *before* the count is
+read, so two admissions (from this process or another process on the same file) cannot both see
+``limit - 1``; a deferred transaction could also fail with SQLITE_BUSY at once instead of waiting.
+The clock is injected (default ``time.time``): SQLite is one host's store, so the host clock is the
+single time source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+from drmkit.srm.errors import StoreUnavailableError
+from drmkit.srm.stores.base import Admitted, Denied, Identity, SessionRecord, SessionStore
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS srm_session (
+    id TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    device TEXT NOT NULL,
+    content_id TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    timeout_s INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    last_seen REAL NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS srm_session_acct_exp ON srm_session (account, expires_at);
+CREATE INDEX IF NOT EXISTS srm_session_exp ON srm_session (expires_at);
+CREATE TABLE IF NOT EXISTS srm_account (
+    account TEXT PRIMARY KEY,
+    stream_limit INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS srm_token (
+    token_hash TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    device TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+"""
+
+
+def _ts(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+class SqliteStore(SessionStore):
+    """Sessions in one SQLite file; safe across threads and processes sharing the file."""
+
+    kind = "sqlite"
+
+    def __init__(
+        self, path: Path, *, clock: Callable[[], float] = time.time, busy_timeout_ms: int = 5000
+    ) -> None:
+        self.path = path
+        self.clock = clock
+        self._busy_timeout_ms = busy_timeout_ms
+        self._executor: ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._executor is None:
+            raise StoreUnavailableError("SQLite store is not open")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._call, fn)
+
+    def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._conn
+        if conn is None:
+            raise StoreUnavailableError("SQLite store is not open")
+        try:
+            return fn(conn)
+        except sqlite3.OperationalError as exc:  # locked past busy_timeout, I/O error, disk full
+            if conn.in_transaction:
+                conn.rollback()
+            raise StoreUnavailableError(f"SQLite: {exc}") from exc
+
+    def _connect(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
+                conn.execute(statement)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.rollback()
+            conn.close()
+            raise
+        self._conn = conn
+
+    async def open(self) -> None:
+        """Open the file (creating it and the schema) on the store's own thread."""
+        if self._executor is not None:
+            return
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="srm-sqlite")
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._executor, self._connect)
+        except sqlite3.Error as exc:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+            raise StoreUnavailableError(f"SQLite: {exc}") from exc
+
+    async def close(self) -> None:
+        """Close the connection and stop the thread."""
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+
+        def _close() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        await asyncio.get_running_loop().run_in_executor(executor, _close)
+        executor.shutdown(wait=True)
+
+    # -- sessions -------------------------------------------------------------------------------
+
+    async def admit(
+        self,
+        identity: Identity,
+        content_id: str,
+        content_type: str,
+        limit: int,
+        timeout_s: int,
+    ) -> Admitted | Denied:
+        """Reap, count and insert under ``BEGIN IMMEDIATE`` (the write lock is held throughout)."""
+        session_id = uuid.uuid4()
+
+        def _admit(conn: sqlite3.Connection) -> Admitted | Denied:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                now = self.clock()
+                conn.execute(
+                    "DELETE FROM srm_session WHERE account = ? AND expires_at <= ?",
+                    (identity.account, now),
+                )
+                (live,) = conn.execute(
+                    "SELECT count(*) FROM srm_session WHERE account = ?", (identity.account,)
+                ).fetchone()
+                if limit > 0 and live >= limit:
+                    conn.execute("COMMIT")
+                    return Denied(live=live)
+                conn.execute(
+                    "INSERT INTO srm_session VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        str(session_id),
+                        identity.account,
+                        identity.device,
+                        content_id,
+                        content_type,
+                        timeout_s,
+                        now,
+                        now,
+                        now + timeout_s,
+                    ),
+                )
+                conn.execute("COMMIT")
+                return Admitted(session_id=session_id, timeout_s=timeout_s, live=live + 1)
+            except BaseException:
+                if conn.in_transaction:
+                    conn.rollback()
+                raise
+
+        return await self._run(_admit)
+
+    async def keepalive(self, account: str, session_id: uuid.UUID) -> bool:
+        """Extend the session only while ``expires_at > now`` (one UPDATE)."""
+
+        def _keepalive(conn: sqlite3.Connection) -> bool:
+            now = self.clock()
+            cur = conn.execute(
+                "UPDATE srm_session SET last_seen = ?, expires_at = ? + timeout_s "
+                "WHERE id = ? AND account = ? AND expires_at > ?",
+                (now, now, str(session_id), account, now),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(_keepalive)
+
+    async def teardown(self, account: str, session_id: uuid.UUID) -> bool:
+        """Delete the row; report whether it was still live."""
+
+        def _teardown(conn: sqlite3.Connection) -> bool:
+            now = self.clock()
+            row = conn.execute(
+                "DELETE FROM srm_session WHERE id = ? AND account = ? RETURNING expires_at",
+                (str(session_id), account),
+            ).fetchone()
+            return row is not None and row[0] > now
+
+        return await self._run(_teardown)
+
+    async def list_sessions(self, account: str) -> list[SessionRecord]:
+        """Return live sessions, oldest first."""
+
+        def _list(conn: sqlite3.Connection) -> list[SessionRecord]:
+            rows = conn.execute(
+                "SELECT id, account, device, content_id, content_type, created_at, last_seen, "
+                "expires_at FROM srm_session WHERE account = ? AND expires_at > ? "
+                "ORDER BY created_at",
+                (account, self.clock()),
+            ).fetchall()
+            return [
+                SessionRecord(
+                    session_id=uuid.UUID(r[0]),
+                    account=r[1],
+                    device=r[2],
+                    content_id=r[3],
+                    content_type=r[4],
+                    created_at=_ts(r[5]),
+                    last_keepalive=_ts(r[6]),
+                    expires_at=_ts(r[7]),
+                )
+                for r in rows
+            ]
+
+        return await self._run(_list)
+
+    async def count_live(self, account: str) -> int:
+        """Count rows with ``expires_at > now``."""
+
+        def _count(conn: sqlite3.Connection) -> int:
+            (n,) = conn.execute(
+                "SELECT count(*) FROM srm_session WHERE account = ? AND expires_at > ?",
+                (account, self.clock()),
+            ).fetchone()
+            return int(n)
+
+        return await self._run(_count)
+
+    async def reap(self) -> int:
+        """Delete every expired row."""
+
+        def _reap(conn: sqlite3.Connection) -> int:
+            cur = conn.execute("DELETE FROM srm_session WHERE expires_at <= ?", (self.clock(),))
+            return cur.rowcount
+
+        return await self._run(_reap)
+
+    # -- accounts and tokens --------------------------------------------------------------------
+
+    async def set_account_limit(self, account: str, limit: int | None) -> None:
+        """Upsert or delete the account row."""
+
+        def _set(conn: sqlite3.Connection) -> None:
+            if limit is None:
+                conn.execute("DELETE FROM srm_account WHERE account = ?", (account,))
+            else:
+                conn.execute(
+                    "INSERT INTO srm_account VALUES (?, ?) "
+                    "ON CONFLICT (account) DO UPDATE SET stream_limit = excluded.stream_limit",
+                    (account, limit),
+                )
+
+        await self._run(_set)
+
+    async def get_account_limit(self, account: str) -> int | None:
+        """Read the account row."""
+
+        def _get(conn: sqlite3.Connection) -> int | None:
+            row = conn.execute(
+                "SELECT stream_limit FROM srm_account WHERE account = ?", (account,)
+            ).fetchone()
+            return None if row is None else int(row[0])
+
+        return await self._run(_get)
+
+    async def add_token(self, token_hash: str, identity: Identity) -> None:
+        """Insert the token hash."""
+
+        def _add(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO srm_token VALUES (?, ?, ?, ?)",
+                (token_hash, identity.account, identity.device, self.clock()),
+            )
+
+        await self._run(_add)
+
+    async def find_token(self, token_hash: str) -> Identity | None:
+        """Look the token hash up."""
+
+        def _find(conn: sqlite3.Connection) -> Identity | None:
+            row = conn.execute(
+                "SELECT account, device FROM srm_token WHERE token_hash = ?", (token_hash,)
+            ).fetchone()
+            return None if row is None else Identity(account=row[0], device=row[1])
+
+        return await self._run(_find)
+
+    async def revoke_token(self, token_hash: str) -> bool:
+        """Delete the token hash."""
+
+        def _revoke(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute("DELETE FROM srm_token WHERE token_hash = ?", (token_hash,))
+            return cur.rowcount == 1
+
+        return await self._run(_revoke)
