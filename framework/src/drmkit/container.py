@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
+from drmkit.core import wiring as core_wiring
 from drmkit.license_server import KeyStore, create_app, open_key_store
 from drmkit.settings import Settings, load_settings
 from drmkit.srm import bootstrap as srm_bootstrap
@@ -17,6 +18,15 @@ class Container(containers.DeclarativeContainer):
     """Application container. Components add their providers here."""
 
     settings: providers.Provider[Settings] = providers.ThreadSafeSingleton(load_settings)
+    # Core: the HAL (open for the container's life), key-system plugins, the MediaKeys factory.
+    hal = providers.Resource(core_wiring.open_hal, settings)
+    metrics_registry = providers.ThreadSafeSingleton(core_wiring.new_metrics_registry)
+    plugin_manager = providers.ThreadSafeSingleton(
+        core_wiring.build_plugin_manager, settings, metrics_registry
+    )
+    media_keys_factory = providers.Resource(
+        core_wiring.open_media_keys_factory, plugin_manager, hal, settings
+    )
     # Session resource manager: store and service are per process; the app's lifespan opens them.
     srm_plugin_manager = providers.ThreadSafeSingleton(srm_bootstrap.plugin_manager)
     srm_store = providers.ThreadSafeSingleton(srm_bootstrap.store_from_settings, settings)

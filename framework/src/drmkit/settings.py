@@ -20,6 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from drmkit.core.config import CoreSettings, HalSettings, PluginSettings
 from drmkit.srm.config import SrmSettings
 
 CONFIG_ENV_VAR = "DRMKIT_CONFIG"
@@ -105,6 +106,11 @@ class Settings(BaseSettings):
         default_factory=default_state_dir,
         description="Directory for drmkit's state (stores, persisted sessions).",
     )
+    hal: HalSettings = Field(default_factory=HalSettings, description="The OpenCDM binding.")
+    plugins: PluginSettings = Field(
+        default_factory=PluginSettings, description="Enabled key-system plugins."
+    )
+    core: CoreSettings = Field(default_factory=CoreSettings, description="Core limits, timeouts.")
     srm: SrmSettings = Field(
         default_factory=SrmSettings, description="Session resource manager (``drmkit srm``)."
     )

@@ -8,3 +8,4 @@ from __future__ import annotations
 from drmkit.cli import keys_cmd, license_server_cmd, srm_cmd  # noqa: F401
 
 from drmkit.cli import inspect_cmd  # noqa: F401
+from drmkit.cli import plugins_cmd  # noqa: F401

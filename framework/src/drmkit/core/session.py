@@ -1,0 +1,502 @@
+"""``KeySession``: one media key session, its state machine, events and decrypt references.
+
+Every operation is checked against the session state on the event loop (a call in the wrong state
+raises :class:`~drmkit.errors.InvalidStateError`), then runs the key system's hook on the session's
+serial executor: ordered within the session, concurrent with other sessions, never on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from drmkit.core.callbacks import CallbackBridge
+from drmkit.core.executor import SerialExecutor
+from drmkit.core.listeners import EventStream, deliver_to_listener
+from drmkit.core.types import (
+    DecryptParams,
+    InitDataType,
+    KeySessionType,
+    LimitedDurationLicense,
+    SessionState,
+)
+from drmkit.core.validation import require_bytes, require_key_id
+from drmkit.errors import (
+    BadSessionIdError,
+    DrmError,
+    FailError,
+    InvalidInitDataError,
+    InvalidInputError,
+    InvalidLicenseError,
+    InvalidStateError,
+    NotSupportedError,
+)
+from drmkit.events import (
+    KeySessionEvent,
+    KeyStatus,
+    KeyStatusesChanged,
+    LicenseRenewal,
+    LicenseRequest,
+    MediaKeysListener,
+)
+from drmkit.plugins.model import SessionContext
+
+if TYPE_CHECKING:
+    from drmkit.core.media_keys import MediaKeys
+
+log = logging.getLogger(__name__)
+
+_LIVE = (SessionState.ACTIVE, SessionState.REMOVED)
+
+
+class KeySession:
+    """A key session of one :class:`~drmkit.core.media_keys.MediaKeys`.
+
+    Created with ``await media_keys.create_session(...)``. Events go to the ``listener`` given at
+    creation (or set later with :meth:`set_listener`) and to every :meth:`events` iterator.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_bridge",
+        "_close_pending",
+        "_closed",
+        "_context",
+        "_decrypt_error_logged",
+        "_executor",
+        "_generating",
+        "_key_statuses",
+        "_license_requested",
+        "_listener",
+        "_media_keys",
+        "_pending_statuses",
+        "_refs",
+        "_release_pending",
+        "_selected_key_id",
+        "_state",
+        "_streams",
+        "id",
+        "session_type",
+    )
+
+    def __init__(
+        self,
+        media_keys: MediaKeys,
+        session_id: int,
+        session_type: KeySessionType,
+        listener: MediaKeysListener | None,
+    ) -> None:
+        loop = media_keys._loop
+        self._media_keys = media_keys
+        self.id = session_id
+        self.session_type = session_type
+        self._state = SessionState.CREATED
+        self._bridge = CallbackBridge(loop, self)
+        self._context = SessionContext(session_id, session_type, media_keys._system, self._bridge)
+        self._executor = SerialExecutor(loop, media_keys._pool)
+        self._listener = listener
+        self._streams: list[EventStream] | None = None
+        self._license_requested = False
+        self._generating = False
+        self._pending_statuses: list[tuple[bytes, asyncio.Future[KeyStatus]]] = []
+        self._key_statuses: dict[bytes, KeyStatus] | None = None
+        self._refs = 0
+        self._close_pending = False
+        self._release_pending = False
+        self._selected_key_id: bytes | None = None
+        self._closed: asyncio.Future[None] | None = None
+        self._decrypt_error_logged = False
+
+    def __repr__(self) -> str:
+        return (
+            f"<KeySession {self.id} {self._media_keys.key_system} {self.state.value}"
+            f" refs={self._refs}>"
+        )
+
+    # -- public state ------------------------------------------------------------------------
+
+    @property
+    def key_system(self) -> str:
+        """The key system of the session's MediaKeys."""
+        return self._media_keys.key_system
+
+    @property
+    def state(self) -> SessionState:
+        """The session's state (``RELEASED`` as soon as a release was requested)."""
+        return SessionState.RELEASED if self._release_pending else self._state
+
+    @property
+    def key_statuses(self) -> dict[bytes, KeyStatus]:
+        """The last reported status of every key (a copy; updated by each status batch)."""
+        return dict(self._key_statuses or {})
+
+    @property
+    def decrypt_references(self) -> int:
+        """How many decrypt references are held (close/release wait for zero)."""
+        return self._refs
+
+    @property
+    def closed(self) -> asyncio.Future[None]:
+        """A future resolved once the session is closed (or released)."""
+        if self._closed is None:
+            self._closed = self._media_keys._loop.create_future()
+            if self._state in (SessionState.CLOSED, SessionState.RELEASED):
+                self._closed.set_result(None)
+        return self._closed
+
+    # -- listeners and event streams ---------------------------------------------------------
+
+    def set_listener(self, listener: MediaKeysListener | None) -> None:
+        """Replace the session's listener; ``None`` detaches it (no more callbacks to it)."""
+        self._listener = listener
+
+    def events(self) -> EventStream:
+        """Return a new async iterator over this session's events from now on."""
+        stream = EventStream()
+        if self._state is SessionState.RELEASED:
+            stream.end()
+            return stream
+        if self._streams is None:
+            self._streams = []
+        self._streams.append(stream)
+        return stream
+
+    # -- operations --------------------------------------------------------------------------
+
+    async def generate_request(
+        self,
+        init_data_type: InitDataType | str,
+        init_data: bytes,
+        ldl_state: LimitedDurationLicense = LimitedDurationLicense.NOT_SPECIFIED,
+    ) -> None:
+        """Start the license exchange; the license request arrives as a :class:`LicenseRequest`.
+
+        Raises ``NotSupportedError`` for an init data type the key system did not declare,
+        ``InvalidInitDataError`` for empty, oversized or malformed init data and
+        ``InvalidStateError`` if the session already generated a request (unless the key system
+        allows repeated requests) or was closed.
+        """
+        self._check_alive()
+        capabilities = self._media_keys.capabilities
+        if not isinstance(init_data_type, str):
+            raise InvalidInitDataError(f"init data type must be a string, not {init_data_type!r}")
+        type_name = str(init_data_type)  # InitDataType is a StrEnum: its str() is the value
+        if type_name not in capabilities.init_data_types:
+            raise NotSupportedError(
+                f"{self.key_system} does not support init data type {type_name!r}"
+                f" (supported: {', '.join(sorted(capabilities.init_data_types))})"
+            )
+        data = require_bytes(init_data, "init data", error=InvalidInitDataError)
+        ldl = LimitedDurationLicense(ldl_state)
+        repeat_ok = capabilities.repeatable_generate_request and self._state is SessionState.ACTIVE
+        if self._generating or not (self._state is SessionState.CREATED or repeat_ok):
+            raise InvalidStateError(
+                f"generate_request on a session that is {self._state.value}"
+                + (" (a request is already in progress)" if self._generating else "")
+            )
+        self._generating = True
+        self._license_requested = True
+        try:
+            await self._run(
+                "drm_generate_request", init_data_type=type_name, init_data=data, ldl_state=ldl
+            )
+        except BaseException:
+            self._license_requested = False
+            raise
+        finally:
+            self._generating = False
+        if self._state is SessionState.CREATED:
+            self._state = SessionState.ACTIVE
+
+    async def load(self, cdm_session_id: str = "") -> None:
+        """Load a persistent session (``cdm_session_id`` from an earlier session, or its own)."""
+        self._check_alive()
+        if self.session_type is not KeySessionType.PERSISTENT_LICENCE:
+            raise NotSupportedError("load needs a persistent-licence session")
+        if not isinstance(cdm_session_id, str):
+            raise InvalidInputError("cdm_session_id must be a string")
+        self._require(SessionState.CREATED, SessionState.ACTIVE, what="load")
+        await self._run("drm_load_session", cdm_session_id=cdm_session_id)
+        self._state = SessionState.ACTIVE
+
+    async def update(self, response: bytes) -> None:
+        """Give the CDM a license, renewal or release acknowledgement.
+
+        Key statuses arrive afterwards as a :class:`KeyStatusesChanged` event. Raises
+        ``InvalidLicenseError`` for an empty, oversized or malformed response and
+        ``InvalidStateError`` before a generate request or after close.
+        """
+        self._check_alive()
+        data = require_bytes(response, "license response", error=InvalidLicenseError)
+        self._require(*_LIVE, what="update")
+        await self._run("drm_update_session", response=data)
+
+    async def close(self) -> None:
+        """Close the session; deferred (returns at once) while decrypt references are held."""
+        self._check_alive()
+        self._require(*_LIVE, what="close")
+        previous = self._state
+        self._state = SessionState.CLOSED
+        if self._refs > 0:
+            self._close_pending = True
+            return
+        try:
+            await self._run("drm_close_session")
+        except BaseException:
+            self._state = previous
+            raise
+        self._resolve_closed()
+
+    async def remove(self) -> None:
+        """Remove the stored license; events (e.g. ``RELEASED`` statuses) keep flowing after."""
+        self._check_alive()
+        self._require(SessionState.ACTIVE, what="remove")
+        await self._run("drm_remove_session")
+        self._state = SessionState.REMOVED
+
+    async def release(self) -> None:
+        """Free the session; its id is unknown from now on (``BAD_SESSION_ID``).
+
+        Deferred while decrypt references are held: returns at once, and the CDM session is
+        closed (if a close is pending) and destructed when the last reference is dropped.
+        """
+        self._check_alive()
+        self._release_pending = True
+        self._media_keys._forget(self)
+        if self._refs > 0:
+            return
+        await self._finish_release()
+
+    async def contains_key(self, key_id: bytes) -> bool:
+        """Tell whether the session holds ``key_id`` (``False`` before a request or after close)."""
+        self._check_alive()
+        kid = require_key_id(key_id)
+        if self._state not in _LIVE:
+            return False
+        return bool(await self._run("drm_contains_key", key_id=kid))
+
+    async def select_key_id(self, key_id: bytes) -> None:
+        """Select the key later decrypts use (skipped if it is already selected)."""
+        self._check_alive()
+        kid = require_key_id(key_id)
+        self._require(*_LIVE, what="select_key_id")
+        if kid == self._selected_key_id:
+            return
+        await self._run("drm_select_key_id", key_id=kid)
+        self._selected_key_id = kid
+
+    async def set_drm_header(self, header: bytes) -> None:
+        """Set the DRM header; before the first generate request it is queued by the plugin."""
+        self._check_alive()
+        data = require_bytes(header, "DRM header")
+        self._require(SessionState.CREATED, *_LIVE, what="set_drm_header")
+        await self._run("drm_set_drm_header", header=data)
+
+    async def get_last_drm_error(self) -> int:
+        """Return the CDM-specific code of the session's last error (0: none)."""
+        self._check_alive()
+        self._require(*_LIVE, SessionState.CLOSED, what="get_last_drm_error")
+        return int(await self._run("drm_get_last_drm_error"))
+
+    async def get_cdm_key_session_id(self) -> str:
+        """Return the CDM's own key session id string."""
+        self._check_alive()
+        self._require(*_LIVE, SessionState.CLOSED, what="get_cdm_key_session_id")
+        return str(await self._run("drm_get_cdm_key_session_id"))
+
+    async def decrypt(self, buffer: Any, params: DecryptParams) -> None:
+        """Decrypt one sample in place (``buffer``: any writable bytes-like object).
+
+        Holds a decrypt reference for the duration. Raises ``OutputRestrictedError`` on an HDCP
+        failure, ``InvalidInputError`` for a read-only buffer or bad parameters, ``FailError``
+        when the CDM fails (no usable key, wrong key id, ...).
+        """
+        self._check_alive(allow_deferred=True)
+        try:
+            view = memoryview(buffer)
+        except TypeError as exc:
+            raise InvalidInputError(f"decrypt buffer is not bytes-like: {exc}") from None
+        if view.readonly:
+            raise InvalidInputError("decrypt buffer is read-only")
+        if not isinstance(params, DecryptParams):
+            raise InvalidInputError("params must be a DecryptParams")
+        if view.nbytes == 0:
+            return
+        view = view.cast("B") if view.format != "B" or view.ndim != 1 else view
+        held_by_caller = self._refs > 0 and (self._close_pending or self._release_pending)
+        if not held_by_caller:
+            self.acquire_decrypt_reference()
+        try:
+            await self._run("drm_decrypt", buffer=view, params=params)
+        except DrmError as exc:
+            if not self._decrypt_error_logged:
+                self._decrypt_error_logged = True
+                log.warning("decrypt failed in session %d: %s", self.id, exc)
+            raise
+        else:
+            self._decrypt_error_logged = False
+        finally:
+            if not held_by_caller:
+                self.release_decrypt_reference()
+
+    # -- decrypt references (deferral of close and release) ----------------------------------
+
+    def acquire_decrypt_reference(self) -> None:
+        """Hold the session open for decrypting (Rialto's per-buffer usage counter)."""
+        self._check_alive()
+        self._require(*_LIVE, what="acquire_decrypt_reference")
+        self._refs += 1
+
+    def release_decrypt_reference(self) -> None:
+        """Drop a reference; at zero, run a deferred close and/or release."""
+        if self._refs <= 0:
+            raise InvalidStateError("no decrypt reference is held")
+        self._refs -= 1
+        if self._refs == 0 and (self._close_pending or self._release_pending):
+            self._media_keys._spawn(self._run_deferred())
+
+    @contextlib.asynccontextmanager
+    async def decrypt_reference(self) -> AsyncIterator[KeySession]:
+        """``async with session.decrypt_reference():`` holds the session while decrypting."""
+        self.acquire_decrypt_reference()
+        try:
+            yield self
+        finally:
+            self.release_decrypt_reference()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _check_alive(self, *, allow_deferred: bool = False) -> None:
+        if self._state is SessionState.RELEASED or (
+            self._release_pending and not (allow_deferred and self._refs > 0)
+        ):
+            raise BadSessionIdError(f"key session {self.id} was released")
+        self._media_keys._check_open()
+
+    def _require(self, *states: SessionState, what: str) -> None:
+        if self._state not in states:
+            raise InvalidStateError(
+                f"{what} is not allowed on a session that is {self._state.value}"
+            )
+
+    def _call_on_worker(self, hook: str, kwargs: dict[str, Any]) -> Any:
+        bridge = self._bridge
+        bridge.begin_operation()
+        try:
+            result = self._media_keys._route.call(hook, session=self._context, **kwargs)
+        finally:
+            error = bridge.end_operation()
+        if error is not None:
+            raise FailError(f"{hook}: the CDM reported an error during the call: {error}")
+        return result
+
+    async def _run(self, hook: str, **kwargs: Any) -> Any:
+        future = self._executor.submit(partial(self._call_on_worker, hook, kwargs))
+        return await self._media_keys._wait(future, hook)
+
+    async def _run_deferred(self) -> None:
+        if self._close_pending:
+            self._close_pending = False
+            try:
+                await self._run("drm_close_session")
+            except DrmError as exc:
+                log.warning("deferred close of session %d failed: %s", self.id, exc)
+            self._resolve_closed()
+        if self._release_pending:
+            await self._finish_release()
+
+    async def _finish_release(self) -> None:
+        if self._state is SessionState.RELEASED:
+            return
+        self._state = SessionState.RELEASED
+        try:
+            await self._run("drm_release_session")
+        except DrmError as exc:
+            log.warning("release of session %d failed: %s", self.id, exc)
+        finally:
+            self._bridge.detach()
+            self._release_pending = True
+            self._end_streams()
+            self._resolve_closed()
+            self._media_keys._session_freed(self)
+
+    async def _force_release(self) -> None:
+        """Release now, ignoring decrypt references (MediaKeys destroy, Inactive)."""
+        self._release_pending = True
+        self._close_pending = False
+        self._refs = 0
+        await self._finish_release()
+
+    def _resolve_closed(self) -> None:
+        if self._closed is not None and not self._closed.done():
+            self._closed.set_result(None)
+
+    def _end_streams(self) -> None:
+        if self._streams:
+            for stream in self._streams:
+                stream.end()
+        self._streams = None
+
+    def _emit(self, event: KeySessionEvent) -> None:
+        if self._state is SessionState.RELEASED:
+            return
+        if self._listener is not None:
+            deliver_to_listener(self._listener, event)
+        if self._streams:
+            for stream in self._streams:
+                stream.push(event)
+
+    # CDM callbacks, already on the loop (see CallbackBridge).
+
+    def _on_challenge(self, url: str, challenge: bytes) -> None:
+        if self._license_requested:
+            self._license_requested = False
+            self._emit(LicenseRequest(self.id, challenge, url))
+        else:
+            self._emit(LicenseRenewal(self.id, challenge))
+
+    def _on_key_update(self, key_id: bytes) -> None:
+        if self._state is SessionState.RELEASED:
+            return
+        # The status is read on the worker, after the operation in progress (never from inside
+        # the CDM callback), as Rialto reads it at task time.
+        status = self._executor.submit(partial(self._read_status, key_id))
+        self._pending_statuses.append((key_id, status))
+
+    def _on_keys_updated(self) -> None:
+        if self._state is SessionState.RELEASED:
+            return
+        batch, self._pending_statuses = self._pending_statuses, []
+        marker = self._executor.submit(_nothing)
+        marker.add_done_callback(lambda _: self._emit_batch(batch))
+
+    def _read_status(self, key_id: bytes) -> KeyStatus:
+        try:
+            status = self._media_keys._route.call(
+                "drm_get_key_status", session=self._context, key_id=key_id
+            )
+            return KeyStatus(status)
+        except Exception as exc:
+            log.warning("key status of session %d unavailable: %s", self.id, exc)
+            return KeyStatus.INTERNAL_ERROR
+
+    def _emit_batch(self, batch: list[tuple[bytes, asyncio.Future[KeyStatus]]]) -> None:
+        pairs: list[tuple[bytes, KeyStatus]] = []
+        for key_id, future in batch:
+            status = KeyStatus.INTERNAL_ERROR
+            if future.done() and not future.cancelled() and future.exception() is None:
+                status = future.result()
+            pairs.append((key_id, status))
+        if self._key_statuses is None:
+            self._key_statuses = {}
+        for key_id, status in pairs:
+            self._key_statuses[key_id] = status
+        self._emit(KeyStatusesChanged(self.id, tuple(pairs)))
+
+
+def _nothing() -> None:
+    return None

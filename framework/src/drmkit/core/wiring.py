@@ -1,0 +1,67 @@
+"""Provider functions the container uses to build the HAL, the plugin manager and the factory.
+
+Kept out of ``drmkit.container`` so that the container stays a list of providers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry
+
+from drmkit.core.factory import MediaKeysFactory
+from drmkit.plugins.manager import DrmPluginManager
+from drmkit.settings import Settings
+
+if TYPE_CHECKING:
+    from drmkit_hal import Hal, HalConfig
+
+
+def hal_config(settings: Settings) -> HalConfig:
+    """Translate the ``[hal]`` section into a ``HalConfig`` (store dir under ``state_dir``)."""
+    from drmkit_hal import HalConfig  # the HAL loads its C library: import it when needed
+
+    section = settings.hal
+    store_dir = section.store_dir or settings.state_dir / "cdm"
+    return HalConfig(
+        library_path=section.library_path,
+        decrypt_variant=section.decrypt_variant,
+        store_dir=store_dir,
+        quirks=frozenset(section.quirks),
+    )
+
+
+def open_hal(settings: Settings) -> Iterator[Hal]:
+    """Open the HAL for the container's lifetime (a ``Resource``: closed on shutdown)."""
+    from drmkit_hal import Hal
+
+    config = hal_config(settings)
+    if config.store_dir is not None:
+        config.store_dir.mkdir(parents=True, exist_ok=True)
+    hal = Hal.open(config)
+    try:
+        yield hal
+    finally:
+        hal.close()
+
+
+def new_metrics_registry() -> CollectorRegistry:
+    """Return the container's own Prometheus registry."""
+    return CollectorRegistry()
+
+
+def build_plugin_manager(settings: Settings, registry: CollectorRegistry) -> DrmPluginManager:
+    """Load the enabled key-system plugins and build their routes."""
+    return DrmPluginManager(settings.plugins, registry)
+
+
+def open_media_keys_factory(
+    plugins: DrmPluginManager, hal: Hal, settings: Settings
+) -> Iterator[MediaKeysFactory]:
+    """Build the MediaKeys factory; on shutdown its worker pool stops (a ``Resource``)."""
+    factory = MediaKeysFactory(plugins, hal, settings.core)
+    try:
+        yield factory
+    finally:
+        factory.close()

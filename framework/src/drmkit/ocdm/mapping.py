@@ -1,0 +1,330 @@
+"""The generic OCDM mapping: every drmkit hook implemented once with the OpenCDM call sequence.
+
+A key-system plugin subclasses :class:`OcdmKeySystemPlugin`, declares its key systems, and overrides
+only what differs. The override points are plain methods:
+
+- :meth:`~OcdmKeySystemPlugin.validate_init_data` / :meth:`~OcdmKeySystemPlugin.validate_license`:
+  syntax checks before anything reaches the CDM;
+- :meth:`~OcdmKeySystemPlugin.drm_generate_request`, ``drm_update_session``,
+  ``drm_close_session``: e.g. PlayReady/Netflix pulls the challenge with ``get_challenge_data``,
+  stores licenses with ``store_license_data`` and closes with ``cancel_challenge_data`` +
+  ``clean_decrypt_context``;
+- :attr:`~OcdmKeySystemPlugin.extended_interface`: ``True`` enables the OCDM extension calls
+  (DRM header, key selection, stores, LDL), which crash on CDMs without them (``ocdm-abi`` §5.6).
+
+Flow (Rialto ``MediaKeySession``): the CDM session is constructed on the first generate request
+(``opencdm_construct_session``), a DRM header set before that is queued and applied right after
+construct, ``update``/``close``/``remove``/``load`` map one to one, release destructs the session.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from drmkit_hal import (
+    CdmSession,
+    CdmSystem,
+    EncryptionScheme,
+    LicenseType,
+    OcdmCallError,
+    Pattern,
+    Subsample,
+)
+
+from drmkit.core.types import DecryptParams, LimitedDurationLicense
+from drmkit.errors import (
+    FailError,
+    InterfaceNotImplementedError,
+    InvalidStateError,
+    NotSupportedError,
+    OutputRestrictedError,
+)
+from drmkit.events import KeyStatus
+from drmkit.ocdm.status import (
+    HDCP_FAILURE_DRM_ERROR,
+    OCDM_OUTPUT_RESTRICTED,
+    encryption_scheme_for,
+    key_status_for,
+    license_type_for,
+)
+from drmkit.plugin import hookimpl
+from drmkit.plugins.model import KeySystemInfo, SessionContext, SystemContext
+
+log = logging.getLogger(__name__)
+
+
+class OcdmSessionState:
+    """What the generic mapping keeps per session besides the CDM session (``session.state``)."""
+
+    __slots__ = ("queued_drm_header",)
+
+    def __init__(self) -> None:
+        self.queued_drm_header: bytes | None = None
+
+
+class OcdmKeySystemPlugin:
+    """Implements every routed hook with the generic OCDM call sequence.
+
+    Subclasses set :attr:`key_systems` and override what differs for their key system.
+    """
+
+    key_systems: ClassVar[tuple[KeySystemInfo, ...]] = ()
+    """The key systems this plugin serves (returned by ``drm_key_systems``)."""
+
+    extended_interface: ClassVar[bool] = False
+    """Whether the CDM implements the OCDM extension calls (PlayReady); gates them."""
+
+    # -- declaration -------------------------------------------------------------------------
+
+    @hookimpl
+    def drm_key_systems(self) -> list[KeySystemInfo]:
+        """Declare :attr:`key_systems`."""
+        return list(self.key_systems)
+
+    # -- syntax checks (override points) -----------------------------------------------------
+
+    def validate_init_data(self, init_data_type: str, init_data: bytes) -> None:
+        """Raise ``InvalidInitDataError`` if ``init_data`` is malformed for its type."""
+
+    def validate_license(self, session: SessionContext, response: bytes) -> None:
+        """Raise ``InvalidLicenseError`` if ``response`` is malformed."""
+
+    # -- system level ------------------------------------------------------------------------
+
+    @hookimpl
+    def drm_is_supported(self, key_system: str, hal: Any) -> bool:
+        """``opencdm_is_type_supported(key_system, "")``."""
+        return bool(hal.is_type_supported(key_system))
+
+    @hookimpl
+    def drm_create_system(self, system: SystemContext) -> None:
+        """``opencdm_create_system``; ``NotSupportedError`` when the CDM has no such system."""
+        try:
+            system.cdm = system.hal.create_system(system.key_system)
+        except OcdmCallError as exc:
+            raise NotSupportedError(f"the CDM does not support {system.key_system}: {exc}") from exc
+
+    @hookimpl
+    def drm_destroy_system(self, system: SystemContext) -> None:
+        """``opencdm_destruct_system`` (idempotent)."""
+        cdm, system.cdm = system.cdm, None
+        if cdm is not None:
+            cdm.destruct()
+
+    @hookimpl
+    def drm_get_version(self, system: SystemContext) -> str:
+        """``opencdm_system_get_version``."""
+        return str(self._system(system).version())
+
+    @hookimpl
+    def drm_supports_server_certificate(self, system: SystemContext) -> bool:
+        """``opencdm_system_supports_server_certificate``."""
+        return bool(self._system(system).supports_server_certificate())
+
+    @hookimpl
+    def drm_set_server_certificate(self, system: SystemContext, certificate: bytes) -> None:
+        """``opencdm_system_set_server_certificate`` if the key system declared support."""
+        if not system.info.capabilities.server_certificate:
+            raise NotSupportedError(f"{system.key_system} takes no server certificate")
+        self._system(system).set_server_certificate(certificate)
+
+    @hookimpl
+    def drm_get_drm_time(self, system: SystemContext) -> int:
+        """``opencdm_system_get_drm_time``."""
+        return int(self._system(system).drm_time())
+
+    @hookimpl
+    def drm_get_metric_system_data(self, system: SystemContext) -> bytes:
+        """``opencdm_get_metric_system_data`` (the HAL grows its buffer up to its limit)."""
+        return bytes(self._system(system).metric_data())
+
+    @hookimpl
+    def drm_delete_drm_store(self, system: SystemContext) -> None:
+        """``opencdm_delete_secure_store`` (extension)."""
+        self._extended_system(system, "delete_drm_store").delete_secure_store()
+
+    @hookimpl
+    def drm_delete_key_store(self, system: SystemContext) -> None:
+        """``opencdm_delete_key_store`` (extension)."""
+        self._extended_system(system, "delete_key_store").delete_key_store()
+
+    @hookimpl
+    def drm_get_drm_store_hash(self, system: SystemContext) -> bytes:
+        """``opencdm_get_secure_store_hash_ext`` (extension)."""
+        return bytes(self._extended_system(system, "get_drm_store_hash").secure_store_hash())
+
+    @hookimpl
+    def drm_get_key_store_hash(self, system: SystemContext) -> bytes:
+        """``opencdm_get_key_store_hash_ext`` (extension)."""
+        return bytes(self._extended_system(system, "get_key_store_hash").key_store_hash())
+
+    @hookimpl
+    def drm_get_ldl_session_limit(self, system: SystemContext) -> int:
+        """``opencdm_system_ext_get_ldl_session_limit`` (extension)."""
+        return int(self._extended_system(system, "get_ldl_session_limit").ldl_session_limit())
+
+    # -- session level -----------------------------------------------------------------------
+
+    @hookimpl
+    def drm_create_session(self, session: SessionContext) -> None:
+        """Nothing to do: the CDM session is constructed on the first generate request."""
+
+    @hookimpl
+    def drm_generate_request(
+        self,
+        session: SessionContext,
+        init_data_type: str,
+        init_data: bytes,
+        ldl_state: LimitedDurationLicense,
+    ) -> None:
+        """Validate the init data, then construct the CDM session (which fires the challenge)."""
+        self.validate_init_data(init_data_type, init_data)
+        if session.cdm is None:
+            self.construct_session(session, init_data_type, init_data)
+
+    def construct_session(
+        self,
+        session: SessionContext,
+        init_data_type: str,
+        init_data: bytes,
+        cdm_data: bytes = b"",
+    ) -> CdmSession:
+        """``opencdm_construct_session``, then apply a queued DRM header."""
+        system = self._system(session.system)
+        cdm = system.construct_session(
+            LicenseType(license_type_for(session.session_type)),
+            init_data_type,
+            init_data,
+            cdm_data,
+            session.callbacks,
+        )
+        session.cdm = cdm
+        state = session.state
+        if isinstance(state, OcdmSessionState) and state.queued_drm_header is not None:
+            header, state.queued_drm_header = state.queued_drm_header, None
+            cdm.set_drm_header(header)
+        return cdm
+
+    @hookimpl
+    def drm_load_session(self, session: SessionContext, cdm_session_id: str) -> None:
+        """``opencdm_session_load``; constructs first (with the id as CDM data) if needed."""
+        if session.cdm is None:
+            if not cdm_session_id:
+                raise InvalidStateError("load needs a CDM session id on an unconstructed session")
+            self.construct_session(session, "", b"", cdm_session_id.encode())
+        self._cdm(session).load()
+
+    @hookimpl
+    def drm_update_session(self, session: SessionContext, response: bytes) -> None:
+        """Validate the license, then ``opencdm_session_update``."""
+        self.validate_license(session, response)
+        self._cdm(session).update(response)
+
+    @hookimpl
+    def drm_close_session(self, session: SessionContext) -> None:
+        """``opencdm_session_close``."""
+        self._cdm(session).close()
+
+    @hookimpl
+    def drm_remove_session(self, session: SessionContext) -> None:
+        """``opencdm_session_remove``."""
+        self._cdm(session).remove()
+
+    @hookimpl
+    def drm_release_session(self, session: SessionContext) -> None:
+        """``opencdm_destruct_session`` (no callbacks after it; nothing for an unbuilt session)."""
+        cdm, session.cdm = session.cdm, None
+        if cdm is not None:
+            cdm.destruct()
+
+    @hookimpl
+    def drm_contains_key(self, session: SessionContext, key_id: bytes) -> bool:
+        """``opencdm_session_has_key_id``."""
+        return bool(self._cdm(session).has_key_id(key_id))
+
+    @hookimpl
+    def drm_get_key_status(self, session: SessionContext, key_id: bytes) -> KeyStatus:
+        """``opencdm_session_status`` mapped with Rialto's table."""
+        return key_status_for(int(self._cdm(session).status(key_id)))
+
+    @hookimpl
+    def drm_select_key_id(self, session: SessionContext, key_id: bytes) -> None:
+        """``opencdm_session_select_key_id`` (extension)."""
+        self._require_extended(session.system, "select_key_id")
+        self._cdm(session).select_key_id(key_id)
+
+    @hookimpl
+    def drm_set_drm_header(self, session: SessionContext, header: bytes) -> None:
+        """``opencdm_session_set_drm_header`` (extension); queued until construct."""
+        self._require_extended(session.system, "set_drm_header")
+        if session.cdm is None:
+            if not isinstance(session.state, OcdmSessionState):
+                session.state = OcdmSessionState()
+            session.state.queued_drm_header = header
+            return
+        session.cdm.set_drm_header(header)
+
+    @hookimpl
+    def drm_get_last_drm_error(self, session: SessionContext) -> int:
+        """``opencdm_session_system_error``."""
+        return int(self._cdm(session).system_error())
+
+    @hookimpl
+    def drm_get_cdm_key_session_id(self, session: SessionContext) -> str:
+        """``opencdm_session_id``."""
+        return str(self._cdm(session).session_id)
+
+    @hookimpl
+    def drm_decrypt(
+        self, session: SessionContext, buffer: memoryview, params: DecryptParams
+    ) -> None:
+        """Decrypt in place; an HDCP restriction becomes ``OutputRestrictedError``."""
+        cdm = self._cdm(session)
+        try:
+            cdm.decrypt(
+                buffer,
+                scheme=EncryptionScheme(encryption_scheme_for(params.cipher_mode)),
+                iv=params.iv,
+                key_id=params.key_id,
+                subsamples=[Subsample(int(c), int(e)) for c, e in params.subsamples],
+                pattern=Pattern(int(params.pattern[0]), int(params.pattern[1])),
+                init_with_last15=params.init_with_last_15,
+            )
+        except OcdmCallError as exc:
+            if self._output_restricted(cdm, params.key_id):
+                raise OutputRestrictedError(f"decrypt refused by output protection: {exc}") from exc
+            raise FailError(f"decrypt failed: {exc}") from exc
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _output_restricted(cdm: CdmSession, key_id: bytes) -> bool:
+        try:
+            if key_id and int(cdm.status(key_id)) in OCDM_OUTPUT_RESTRICTED:
+                return True
+            return int(cdm.system_error()) == HDCP_FAILURE_DRM_ERROR
+        except Exception:  # a failing status query must not hide the decrypt error
+            return False
+
+    @staticmethod
+    def _system(system: SystemContext) -> CdmSystem:
+        cdm = system.cdm
+        if cdm is None:
+            raise InvalidStateError(f"the {system.key_system} CDM system is not created")
+        return cdm  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _cdm(session: SessionContext) -> CdmSession:
+        cdm = session.cdm
+        if cdm is None:
+            raise InvalidStateError(f"key session {session.session_id} has no CDM session yet")
+        return cdm  # type: ignore[no-any-return]
+
+    def _require_extended(self, system: SystemContext, what: str) -> None:
+        if not self.extended_interface:
+            raise InterfaceNotImplementedError(f"{system.key_system} does not implement {what}")
+
+    def _extended_system(self, system: SystemContext, what: str) -> CdmSystem:
+        self._require_extended(system, what)
+        return self._system(system)

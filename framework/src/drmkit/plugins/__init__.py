@@ -1,0 +1,1 @@
+"""Plugin management: entry-point discovery, per-key-system routing, cross-cutting plugins."""

@@ -1,0 +1,246 @@
+"""``DrmPluginManager``: loads the enabled plugins and builds one route per key system.
+
+Start-up order: hook specs; blocked names (``plugins.disabled``); each enabled entry point (an
+unknown name, an import failure or a registration failure is a clear :class:`ConfigurationError`);
+the cross-cutting plugins (metrics, logging); ``check_pending``; then ``drm_key_systems`` of every
+key-system plugin (two plugins claiming one key system is an error) and a route per key system.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import pluggy
+from prometheus_client import CollectorRegistry
+
+from drmkit import hookspecs
+from drmkit.core.config import PluginSettings
+from drmkit.errors import (
+    ConfigurationError,
+    DuplicateKeySystemError,
+    NotSupportedError,
+    PluginLoadError,
+)
+from drmkit.plugin import PROJECT_NAME
+from drmkit.plugins.loader import PluginEntryPoint, installed_entry_points, require_installed
+from drmkit.plugins.logs import LoggingPlugin
+from drmkit.plugins.metrics import MetricsPlugin
+from drmkit.plugins.model import InstalledPlugin, KeySystemInfo
+from drmkit.plugins.routing import KeySystemRoute
+
+log = logging.getLogger(__name__)
+
+
+class DrmPluginManager:
+    """The typed facade over pluggy that the rest of drmkit uses (nothing else touches ``pm``)."""
+
+    def __init__(
+        self,
+        settings: PluginSettings | None = None,
+        registry: CollectorRegistry | None = None,
+        *,
+        load_entry_points: bool = True,
+    ) -> None:
+        self.settings = settings or PluginSettings()
+        self.pm = pluggy.PluginManager(PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self._key_system_plugins: dict[str, object] = {}
+        self._routes: dict[str, KeySystemRoute] = {}
+        self._installed: dict[str, PluginEntryPoint] = {}
+        for name in self.settings.disabled:
+            self.pm.set_blocked(name)
+        if load_entry_points:
+            self._load_enabled()
+        self.metrics = MetricsPlugin(self.registry)
+        self.pm.register(self.metrics, name="drmkit.metrics")
+        self.pm.register(LoggingPlugin(), name="drmkit.logging")
+        if self.settings.trace:
+            self.pm.trace.root.setwriter(log.debug)
+            self.pm.enable_tracing()
+        self._check_pending()
+        self.rebuild_routes()
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def _load_enabled(self) -> None:
+        self._installed = installed_entry_points()
+        for name in dict.fromkeys(self.settings.enabled):
+            if self.pm.is_blocked(name):
+                log.info("key-system plugin %r is enabled but blocked (plugins.disabled)", name)
+                continue
+            entry_point = require_installed(name, self._installed)
+            self.add_key_system_plugin(entry_point.load(), name, rebuild=False)
+
+    def add_key_system_plugin(self, plugin: object, name: str, *, rebuild: bool = True) -> None:
+        """Register a key-system plugin object under ``name`` (entry points use this too).
+
+        Tests register plugins directly with it; ``rebuild`` recomputes the routes at once.
+        """
+        try:
+            registered = self.pm.register(plugin, name=name)
+        except Exception as exc:
+            raise PluginLoadError(
+                f"key-system plugin {name!r} could not be registered: {type(exc).__name__}: {exc}"
+            ) from exc
+        if registered is None:
+            raise PluginLoadError(f"key-system plugin {name!r} is blocked")
+        self._key_system_plugins[name] = plugin
+        if rebuild:
+            self._check_pending()
+            self.rebuild_routes()
+
+    def remove_key_system_plugin(self, name: str) -> None:
+        """Unregister a key-system plugin and drop its routes."""
+        plugin = self._key_system_plugins.pop(name, None)
+        if plugin is not None:
+            self.pm.unregister(plugin)
+        self.rebuild_routes()
+
+    def _check_pending(self) -> None:
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            raise PluginLoadError(f"plugin {exc.plugin!r} has an invalid hook: {exc}") from exc
+
+    def rebuild_routes(self) -> None:
+        """Ask every key-system plugin for its key systems and build one route per key system."""
+        claimed: dict[str, tuple[str, KeySystemInfo]] = {}
+        for name, plugin in self._key_system_plugins.items():
+            for info in self._declared_by(name, plugin):
+                if info.key_system in claimed:
+                    other = claimed[info.key_system][0]
+                    raise DuplicateKeySystemError(
+                        f"key system {info.key_system!r} is claimed by two enabled plugins:"
+                        f" {other!r} and {name!r}; disable one (plugins.enabled)"
+                    )
+                claimed[info.key_system] = (name, info)
+        routes: dict[str, KeySystemRoute] = {}
+        for key_system, (name, info) in claimed.items():
+            others = [p for n, p in self._key_system_plugins.items() if n != name]
+            routes[key_system] = KeySystemRoute(self.pm, info, name, others)
+        self._routes = routes
+
+    def _declared_by(self, name: str, plugin: object) -> list[KeySystemInfo]:
+        others = [p for n, p in self._key_system_plugins.items() if n != name]
+        caller = self.pm.subset_hook_caller("drm_key_systems", remove_plugins=others)
+        try:
+            declared = [info for result in caller() for info in (result or [])]
+        except Exception as exc:
+            raise PluginLoadError(
+                f"key-system plugin {name!r} failed in drm_key_systems: {type(exc).__name__}: {exc}"
+            ) from exc
+        for info in declared:
+            if not isinstance(info, KeySystemInfo):
+                raise PluginLoadError(
+                    f"key-system plugin {name!r} declared {info!r}, not a KeySystemInfo"
+                )
+        return declared
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def key_systems(self) -> list[str]:
+        """Return the key systems served by enabled plugins."""
+        return list(self._routes)
+
+    def key_system_infos(self) -> list[KeySystemInfo]:
+        """Return the declarations of every served key system."""
+        return [route.info for route in self._routes.values()]
+
+    def find_route(self, key_system: str) -> KeySystemRoute | None:
+        """Return the route of ``key_system`` or ``None``."""
+        return self._routes.get(key_system)
+
+    def route(self, key_system: str) -> KeySystemRoute:
+        """Return the route of ``key_system``; ``NotSupportedError`` lists the served ones."""
+        route = self._routes.get(key_system) if isinstance(key_system, str) else None
+        if route is None:
+            served = ", ".join(sorted(self._routes)) or "none"
+            raise NotSupportedError(
+                f"no enabled plugin serves key system {key_system!r} (served: {served})"
+            )
+        return route
+
+    @property
+    def key_system_plugin_names(self) -> list[str]:
+        """Names of the registered key-system plugins."""
+        return list(self._key_system_plugins)
+
+    def describe_init_data(self, system_id: bytes, data: bytes) -> dict[str, Any] | None:
+        """Ask the plugins to decode PSSH data of ``system_id`` (``None`` if none knows it)."""
+        try:
+            result = self.pm.hook.drm_describe_init_data(system_id=system_id, data=data)
+        except Exception as exc:  # a decoder must not break inspect
+            return {"error": f"{type(exc).__name__}: {exc}"}
+        return result if isinstance(result, dict) else None
+
+    def license_helper(self, key_system: str) -> Any:
+        """Return the license helper of ``key_system`` (``InterfaceNotImplementedError``: none)."""
+        return self.route(key_system).call("drm_license_helper", key_system=key_system)
+
+    def installed(self) -> list[InstalledPlugin]:
+        """Every installed plugin, whether enabled, blocked, and the key systems it serves."""
+        installed = self._installed or installed_entry_points()
+        enabled = set(self._key_system_plugins)
+        by_plugin: dict[str, list[KeySystemInfo]] = {}
+        for route in self._routes.values():
+            by_plugin.setdefault(route.plugin_name, []).append(route.info)
+        rows = [
+            InstalledPlugin(
+                name=ep.name,
+                distribution=ep.distribution,
+                version=ep.version,
+                value=ep.value,
+                enabled=ep.name in enabled,
+                blocked=self.pm.is_blocked(ep.name),
+                key_systems=by_plugin.get(ep.name, []),
+            )
+            for ep in installed.values()
+        ]
+        for name in enabled - set(installed):
+            rows.append(
+                InstalledPlugin(
+                    name=name,
+                    distribution="(registered directly)",
+                    version="",
+                    value=repr(self._key_system_plugins[name]),
+                    enabled=True,
+                    key_systems=by_plugin.get(name, []),
+                )
+            )
+        return sorted(rows, key=lambda row: row.name)
+
+
+def build_plugin_manager(
+    settings: PluginSettings, registry: CollectorRegistry | None = None
+) -> DrmPluginManager:
+    """Build the plugin manager for ``settings`` (the container's provider)."""
+    return DrmPluginManager(settings, registry)
+
+
+def describe_installed(
+    settings: PluginSettings, registry: CollectorRegistry | None = None
+) -> tuple[list[InstalledPlugin], str | None]:
+    """List installed plugins even when loading fails; the second item is the start-up error."""
+    try:
+        return DrmPluginManager(settings, registry).installed(), None
+    except ConfigurationError as exc:
+        rows = [
+            InstalledPlugin(
+                name=ep.name,
+                distribution=ep.distribution,
+                version=ep.version,
+                value=ep.value,
+                enabled=ep.name in settings.enabled and ep.name not in settings.disabled,
+                blocked=ep.name in settings.disabled,
+            )
+            for ep in installed_entry_points().values()
+        ]
+        return sorted(rows, key=lambda row: row.name), str(exc)
+
+
+def all_plugins(manager: DrmPluginManager) -> Iterable[tuple[str, object]]:
+    """Yield ``(name, plugin)`` of every registered plugin, cross-cutting ones included."""
+    yield from manager.pm.list_name_plugin()
