@@ -127,6 +127,7 @@ async def make_api(
     plugin_manager: Any = None,
     verifier: Any = None,
     sweep_interval_s: float = 60.0,
+    store_timeout_s: float = 5.0,
 ) -> AsyncIterator[Api]:
     service = SrmService(
         store,
@@ -135,7 +136,7 @@ async def make_api(
         default_limit=default_limit,
         timeout_s=timeout_s,
         sweep_interval_s=sweep_interval_s,
-        store_timeout_s=5.0,
+        store_timeout_s=store_timeout_s,
     )
     # The store is opened by its fixture; only the sweeper is started here.
     service.start_sweeper()

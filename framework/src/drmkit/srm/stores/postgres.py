@@ -175,11 +175,18 @@ class PostgresStore(SessionStore):
         return Denied(live=live)
 
     async def keepalive(self, account: str, session_id: uuid.UUID) -> bool:
-        """Extend the session under the account lock, only while it is live."""
+        """Extend the session under the account lock while it is live; delete it if expired."""
         async with self._conn() as conn, conn.transaction():
             await conn.execute(_LOCK, (account,))
             cur = await conn.execute(_KEEPALIVE, (session_id, account))
-            return cur.rowcount == 1
+            if cur.rowcount == 1:
+                return True
+            await conn.execute(
+                "DELETE FROM srm_session WHERE id = %s AND account = %s "
+                "AND expires_at <= statement_timestamp()",
+                (session_id, account),
+            )
+            return False
 
     async def teardown(self, account: str, session_id: uuid.UUID) -> bool:
         """Delete the row; report whether it was still live."""

@@ -184,7 +184,7 @@ class SqliteStore(SessionStore):
         return await self._run(_admit)
 
     async def keepalive(self, account: str, session_id: uuid.UUID) -> bool:
-        """Extend the session only while ``expires_at > now`` (one UPDATE)."""
+        """Extend the session only while ``expires_at > now``; an expired one is deleted."""
 
         def _keepalive(conn: sqlite3.Connection) -> bool:
             now = self.clock()
@@ -193,7 +193,14 @@ class SqliteStore(SessionStore):
                 "WHERE id = ? AND account = ? AND expires_at > ?",
                 (now, now, str(session_id), account, now),
             )
-            return cur.rowcount == 1
+            if cur.rowcount == 1:
+                return True
+            # An expired row is deleted here, so it stays dead even if the clock steps back.
+            conn.execute(
+                "DELETE FROM srm_session WHERE id = ? AND account = ? AND expires_at <= ?",
+                (str(session_id), account, now),
+            )
+            return False
 
         return await self._run(_keepalive)
 
