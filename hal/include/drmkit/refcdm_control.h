@@ -27,6 +27,15 @@ __attribute__((visibility("default"))) uint32_t drmkit_refcdm_test_control(const
                                                                          char* reply,
                                                                          uint32_t* reply_size);
 
+/* The pre-2021 8-argument opencdm_session_decrypt (no scheme, no pattern: AES-CTR "cenc" over
+ * the whole buffer), exported under its own name so the HAL's "legacy" decrypt variant can be
+ * exercised against the reference CDM. Same return codes as opencdm_session_decrypt. */
+struct OpenCDMSession;
+__attribute__((visibility("default"))) uint32_t drmkit_refcdm_session_decrypt_legacy(
+    struct OpenCDMSession* session, uint8_t encrypted[], uint32_t encryptedLength,
+    const uint8_t* IV, uint16_t IVLength, const uint8_t* keyId, uint16_t keyIdLength,
+    uint32_t initWithLast15);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,517 @@
+/*
+ * Standalone smoke test of libdrmkit_refcdm.so (make -C hal/refcdm check / asan / valgrind).
+ * The HAL's pytest suite is the real test suite; this one lets the C library be iterated on, and
+ * run under sanitizers and valgrind, without the Python binding.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "drmkit/open_cdm.h"
+#include "drmkit/refcdm_control.h"
+
+static int failures;
+#define CHECK(c)                                                               \
+    do {                                                                       \
+        if (!(c)) {                                                            \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
+            failures++;                                                        \
+        }                                                                      \
+    } while (0)
+
+/* ---- callback recorder ----------------------------------------------------------------------- */
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int challenges, key_updates, keys_updated, errors;
+    char url[256];
+    char challenge[8192];
+    unsigned challenge_len;
+    char error[256];
+    pthread_t main_thread;
+    int on_caller_thread;
+    struct OpenCDMSession* session;
+} rec_t;
+
+static void rec_init(rec_t* r) {
+    memset(r, 0, sizeof *r);
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    r->main_thread = pthread_self();
+}
+
+static void rec_free(rec_t* r) {
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+}
+
+static void note_thread(rec_t* r) {
+    if (pthread_equal(pthread_self(), r->main_thread)) r->on_caller_thread = 1;
+}
+
+static void cb_challenge(struct OpenCDMSession* s, void* ud, const char url[], const uint8_t c[],
+                         const uint16_t len) {
+    rec_t* r = ud;
+    /* Calling back into the CDM from a callback must not deadlock. */
+    (void)opencdm_session_has_key_id(s, 16, (const uint8_t*)"0123456789abcdef");
+    pthread_mutex_lock(&r->mu);
+    note_thread(r);
+    r->challenges++;
+    snprintf(r->url, sizeof r->url, "%s", url);
+    r->challenge_len = len < sizeof r->challenge - 1 ? len : sizeof r->challenge - 1;
+    memcpy(r->challenge, c, r->challenge_len);
+    r->challenge[r->challenge_len] = 0;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void cb_key(struct OpenCDMSession* s, void* ud, const uint8_t kid[], const uint8_t len) {
+    rec_t* r = ud;
+    (void)s;
+    (void)kid;
+    (void)len;
+    pthread_mutex_lock(&r->mu);
+    note_thread(r);
+    r->key_updates++;
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void cb_error(struct OpenCDMSession* s, void* ud, const char msg[]) {
+    rec_t* r = ud;
+    (void)s;
+    pthread_mutex_lock(&r->mu);
+    note_thread(r);
+    r->errors++;
+    snprintf(r->error, sizeof r->error, "%s", msg);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void cb_keys_updated(const struct OpenCDMSession* s, void* ud) {
+    rec_t* r = ud;
+    (void)s;
+    pthread_mutex_lock(&r->mu);
+    note_thread(r);
+    r->keys_updated++;
+    pthread_mutex_unlock(&r->mu);
+}
+
+static OpenCDMSessionCallbacks CBS = {cb_challenge, cb_key, cb_error, cb_keys_updated};
+
+static void wait_challenges(rec_t* r, int n) {
+    pthread_mutex_lock(&r->mu);
+    while (r->challenges < n) pthread_cond_wait(&r->cv, &r->mu);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* ---- helpers --------------------------------------------------------------------------------- */
+
+static void unhex(const char* h, uint8_t* out) {
+    size_t n = strlen(h) / 2;
+    for (size_t i = 0; i < n; i++) sscanf(h + 2 * i, "%2hhx", &out[i]);
+}
+
+static void b64url(const uint8_t* in, size_t n, char* out) {
+    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) |
+                     (i + 2 < n ? in[i + 2] : 0);
+        out[o++] = a[v >> 18];
+        out[o++] = a[(v >> 12) & 63];
+        if (i + 1 < n) out[o++] = a[(v >> 6) & 63];
+        if (i + 2 < n) out[o++] = a[v & 63];
+    }
+    out[o] = 0;
+}
+
+static uint32_t control(const char* json, char* reply, size_t cap) {
+    uint32_t size = (uint32_t)cap;
+    return drmkit_refcdm_test_control(json, reply, &size);
+}
+
+static void expect_stats_zero(void) {
+    char reply[256];
+    CHECK(control("{\"op\":\"stats\"}", reply, sizeof reply) == 0);
+    CHECK(strcmp(reply, "{\"systems\":0,\"sessions\":0,\"pending_callbacks\":0}") == 0);
+    if (strcmp(reply, "{\"systems\":0,\"sessions\":0,\"pending_callbacks\":0}"))
+        fprintf(stderr, "stats: %s\n", reply);
+}
+
+/* Reference encryptors (independent of the library's engine) built on AES-ECB. */
+static void aes_ecb(const uint8_t key[16], const uint8_t in[16], uint8_t out[16]) {
+    EVP_CIPHER_CTX* c = EVP_CIPHER_CTX_new();
+    int l;
+    EVP_EncryptInit_ex(c, EVP_aes_128_ecb(), NULL, key, NULL);
+    EVP_CIPHER_CTX_set_padding(c, 0);
+    EVP_EncryptUpdate(c, out, &l, in, 16);
+    EVP_CIPHER_CTX_free(c);
+}
+
+static void ctr_inc(uint8_t ctr[16]) {
+    for (int i = 15; i >= 0; i--)
+        if (++ctr[i]) break;
+}
+
+/* cenc: CTR keystream over the concatenated protected ranges. */
+static void ref_cenc(const uint8_t key[16], const uint8_t iv[16], uint8_t* buf,
+                     const SubSampleInfo* sub, int nsub) {
+    uint8_t ctr[16], ks[16];
+    memcpy(ctr, iv, 16);
+    unsigned used = 16;
+    uint8_t* p = buf;
+    for (int i = 0; i < nsub; i++) {
+        p += sub[i].clear_bytes;
+        for (uint32_t k = 0; k < sub[i].encrypted_bytes; k++) {
+            if (used == 16) {
+                aes_ecb(key, ctr, ks);
+                ctr_inc(ctr);
+                used = 0;
+            }
+            p[k] ^= ks[used++];
+        }
+        p += sub[i].encrypted_bytes;
+    }
+}
+
+/* cbcs encrypt: per subsample, IV reset, pattern crypt:skip, partial crypt groups clear. */
+static void ref_cbcs_encrypt(const uint8_t key[16], const uint8_t iv[16], uint8_t* buf,
+                             const SubSampleInfo* sub, int nsub, uint32_t crypt, uint32_t skip) {
+    uint8_t* p = buf;
+    for (int i = 0; i < nsub; i++) {
+        p += sub[i].clear_bytes;
+        uint8_t chain[16];
+        memcpy(chain, iv, 16);
+        size_t n = sub[i].encrypted_bytes, off = 0;
+        if (crypt == 0) {
+            crypt = 1;
+            skip = 0;
+        }
+        while (n - off >= crypt * 16u) {
+            for (uint32_t b = 0; b < crypt; b++) {
+                uint8_t x[16];
+                for (int k = 0; k < 16; k++) x[k] = p[off + k] ^ chain[k];
+                aes_ecb(key, x, p + off);
+                memcpy(chain, p + off, 16);
+                off += 16;
+            }
+            size_t s = n - off < skip * 16u ? n - off : skip * 16u;
+            off += s;
+        }
+        p += sub[i].encrypted_bytes;
+    }
+}
+
+/* ---- tests ----------------------------------------------------------------------------------- */
+
+static const char* KID_HEX = "0123456789abcdef0123456789abcdef";
+static const char* KEY_HEX = "2b7e151628aed2a6abf7158809cf4f3c"; /* SP 800-38A */
+
+static struct OpenCDMSession* clearkey_session(struct OpenCDMSystem* sys, rec_t* r, LicenseType lt) {
+    uint8_t kid[16];
+    char kid64[32], init[128];
+    unhex(KID_HEX, kid);
+    b64url(kid, 16, kid64);
+    snprintf(init, sizeof init, "{\"kids\":[\"%s\"]}", kid64);
+    struct OpenCDMSession* s = NULL;
+    CHECK(opencdm_construct_session(sys, lt, "keyids", (const uint8_t*)init,
+                                    (uint16_t)strlen(init), NULL, 0, &CBS, r, &s) == ERROR_NONE);
+    CHECK(s != NULL);
+    return s;
+}
+
+static void license_for(const char* key_hex, char* out, size_t cap) {
+    uint8_t kid[16], key[16];
+    char kid64[32], key64[32];
+    unhex(KID_HEX, kid);
+    unhex(key_hex, key);
+    b64url(kid, 16, kid64);
+    b64url(key, 16, key64);
+    snprintf(out, cap, "{\"keys\":[{\"kty\":\"oct\",\"kid\":\"%s\",\"k\":\"%s\"}],\"type\":\"temporary\"}",
+             kid64, key64);
+}
+
+static void test_clearkey(void) {
+    rec_t r;
+    rec_init(&r);
+    struct OpenCDMSystem* sys = opencdm_create_system("org.w3.clearkey");
+    CHECK(sys != NULL);
+    struct OpenCDMSession* s = clearkey_session(sys, &r, Temporary);
+    CHECK(atoi(opencdm_session_id(s)) >= 10);
+    wait_challenges(&r, 1);
+    CHECK(strcmp(r.url, "http://no-valid-license-server") == 0);
+    CHECK(strstr(r.challenge, "\"type\":\"temporary\"") != NULL);
+    CHECK(strstr(r.challenge, "ASNFZ4mrze8BI0VniavN7w") != NULL);
+    uint8_t kid[16];
+    unhex(KID_HEX, kid);
+    CHECK(opencdm_session_has_key_id(s, 16, kid) == 1);
+    CHECK(opencdm_session_status(s, kid, 16) == StatusPending);
+
+    /* decrypt before the license: an error, no crash */
+    uint8_t buf[64] = {0};
+    EncryptionPattern none = {0, 0};
+    CHECK(opencdm_session_decrypt(s, buf, 16, AesCtr_Cenc, none, NULL, 0, kid, 16, 0) ==
+          ERROR_UNKNOWN);
+
+    /* malformed license: error callback, non-zero return, no keys */
+    const char* bad = "{\"keys\":[{\"kty\":\"oct\",\"kid\":\"ASNFZ4mrze8BI0VniavN7w\",\"k\":\"AAEC\"}]}";
+    CHECK(opencdm_session_update(s, (const uint8_t*)bad, (uint16_t)strlen(bad)) == ERROR_INVALID_ARG);
+    CHECK(r.errors == 1 && r.keys_updated == 0);
+
+    char lic[512];
+    license_for(KEY_HEX, lic, sizeof lic);
+    CHECK(opencdm_session_update(s, (const uint8_t*)lic, (uint16_t)strlen(lic)) == ERROR_NONE);
+    CHECK(r.key_updates == 1 && r.keys_updated == 1); /* delivered before update returned */
+    CHECK(opencdm_session_status(s, kid, 16) == Usable);
+
+    /* SP 800-38A F.5.1 CTR-AES128 block 1 */
+    uint8_t iv[16], ct[16], pt[16];
+    unhex("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff", iv);
+    unhex("874d6191b620e3261bef6864990db6ce", ct);
+    unhex("6bc1bee22e409f96e93d7e117393172a", pt);
+    memcpy(buf, ct, 16);
+    CHECK(opencdm_session_decrypt(s, buf, 16, AesCtr_Cenc, none, iv, 16, kid, 16, 0) == ERROR_NONE);
+    CHECK(memcmp(buf, pt, 16) == 0);
+
+    /* SP 800-38A F.2.2 CBC-AES128 block 1, via decrypt_v2 (cbc1, one subsample) */
+    uint8_t cbc_iv[16];
+    unhex("000102030405060708090a0b0c0d0e0f", cbc_iv);
+    unhex("7649abac8119b246cee98e9b12e9197d", ct);
+    memcpy(buf, ct, 16);
+    SubSampleInfo one = {0, 16};
+    SampleInfo si = {AesCbc_Cbc1, {0, 0}, cbc_iv, 16, kid, 16, 1, &one};
+    CHECK(opencdm_session_decrypt_v2(s, buf, 16, &si, NULL) == ERROR_NONE);
+    CHECK(memcmp(buf, pt, 16) == 0);
+
+    /* cenc with subsamples and a mid-block carry-over, 8-byte IV */
+    uint8_t key[16];
+    unhex(KEY_HEX, key);
+    enum { N = 1000 };
+    uint8_t* plain = malloc(N);
+    uint8_t* work = malloc(N);
+    for (int i = 0; i < N; i++) plain[i] = (uint8_t)(i * 7 + 3);
+    SubSampleInfo subs[3] = {{5, 683}, {5, 300}, {7, 0}};
+    uint8_t iv8[16] = {1, 2, 3, 4, 5, 6, 7, 8};
+    memcpy(work, plain, N);
+    ref_cenc(key, iv8, work, subs, 3);
+    SampleInfo sc = {AesCtr_Cenc, {0, 0}, iv8, 8, kid, 16, 3, subs};
+    CHECK(opencdm_session_decrypt_v2(s, work, N, &sc, NULL) == ERROR_NONE);
+    CHECK(memcmp(work, plain, N) == 0);
+
+    /* cbcs 1:9 and 2:8 (partial crypt group stays clear), constant IV per subsample */
+    uint32_t pats[3][2] = {{1, 9}, {2, 8}, {0, 0}};
+    SubSampleInfo cs[3] = {{10, 29}, {3, 500}, {0, 458}};
+    for (int t = 0; t < 3; t++) {
+        memcpy(work, plain, N);
+        ref_cbcs_encrypt(key, cbc_iv, work, cs, 3, pats[t][0], pats[t][1]);
+        SampleInfo sb = {AesCbc_Cbcs, {pats[t][0], pats[t][1]}, cbc_iv, 16, kid, 16, 3, cs};
+        CHECK(memcmp(work, plain, N) != 0);
+        CHECK(opencdm_session_decrypt_v2(s, work, N, &sb, NULL) == ERROR_NONE);
+        CHECK(memcmp(work, plain, N) == 0);
+    }
+
+    /* a map that does not add up, odd IV sizes, unknown kid */
+    SubSampleInfo wrong = {0, 10};
+    SampleInfo sw = {AesCtr_Cenc, {0, 0}, iv8, 8, kid, 16, 1, &wrong};
+    CHECK(opencdm_session_decrypt_v2(s, work, N, &sw, NULL) == ERROR_INVALID_ARG);
+    CHECK(opencdm_session_decrypt(s, buf, 16, AesCtr_Cenc, none, iv, 12, kid, 16, 0) ==
+          ERROR_INVALID_ARG);
+    uint8_t other[16] = {9};
+    CHECK(opencdm_session_decrypt(s, buf, 16, AesCtr_Cenc, none, iv, 16, other, 16, 0) ==
+          ERROR_UNKNOWN);
+    CHECK(drmkit_refcdm_session_decrypt_legacy(s, buf, 16, iv, 16, kid, 16, 0) == ERROR_NONE);
+    free(plain);
+    free(work);
+
+    /* key with zero bytes must work (no strlen) */
+    license_for("00000000000000000000000000000000", lic, sizeof lic);
+    CHECK(opencdm_session_update(s, (const uint8_t*)lic, (uint16_t)strlen(lic)) == ERROR_NONE);
+    uint8_t zkey[16] = {0}, zplain[16] = "zero-key-sample", zbuf[16];
+    memcpy(zbuf, zplain, 16);
+    uint8_t ziv[16] = {0};
+    ref_cenc(zkey, ziv, zbuf, &one, 1);
+    CHECK(opencdm_session_decrypt(s, zbuf, 16, AesCtr_Cenc, none, NULL, 0, kid, 16, 0) ==
+          ERROR_NONE);
+    CHECK(memcmp(zbuf, zplain, 16) == 0);
+
+    CHECK(r.on_caller_thread == 0);
+    CHECK(opencdm_session_close(s) == ERROR_NONE);
+    CHECK(opencdm_session_update(s, (const uint8_t*)lic, (uint16_t)strlen(lic)) ==
+          ERROR_INVALID_SESSION);
+    CHECK(opencdm_destruct_session(s) == ERROR_NONE);
+    CHECK(opencdm_destruct_session(s) == ERROR_INVALID_SESSION);
+    CHECK(opencdm_session_update(s, (const uint8_t*)lic, 3) == ERROR_INVALID_SESSION);
+    CHECK(opencdm_destruct_system(sys) == ERROR_NONE);
+    rec_free(&r);
+    expect_stats_zero();
+}
+
+static void test_persistent(void) {
+    char dir[] = "/tmp/refcdm-smoke-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char cfg[256], reply[512];
+    uint32_t size = sizeof reply;
+    snprintf(cfg, sizeof cfg, "{\"store_dir\":\"%s\"}", dir);
+    CHECK(drmkit_refcdm_configure(cfg, reply, &size) == 0);
+
+    rec_t r;
+    rec_init(&r);
+    struct OpenCDMSystem* sys = opencdm_create_system("org.w3.clearkey");
+    struct OpenCDMSession* s = clearkey_session(sys, &r, PersistentLicense);
+    wait_challenges(&r, 1);
+    CHECK(strstr(r.challenge, "\"type\":\"persistent-license\"") != NULL);
+    char lic[512], id[64];
+    license_for(KEY_HEX, lic, sizeof lic);
+    CHECK(opencdm_session_update(s, (const uint8_t*)lic, (uint16_t)strlen(lic)) == ERROR_NONE);
+    snprintf(id, sizeof id, "%s", opencdm_session_id(s));
+    CHECK(opencdm_session_close(s) == ERROR_NONE);
+    CHECK(opencdm_destruct_session(s) == ERROR_NONE);
+
+    rec_t r2;
+    rec_init(&r2);
+    struct OpenCDMSession* s2 = NULL;
+    CHECK(opencdm_construct_session(sys, PersistentLicense, "persistent-session-id",
+                                    (const uint8_t*)id, (uint16_t)strlen(id), NULL, 0, &CBS, &r2,
+                                    &s2) == ERROR_NONE);
+    CHECK(strcmp(opencdm_session_id(s2), id) == 0);
+    CHECK(opencdm_session_load(s2) == ERROR_NONE);
+    CHECK(r2.key_updates == 1 && r2.keys_updated == 1);
+    uint8_t kid[16];
+    unhex(KID_HEX, kid);
+    CHECK(opencdm_session_status(s2, kid, 16) == Usable);
+    CHECK(opencdm_session_remove(s2) == ERROR_NONE);
+    CHECK(opencdm_session_status(s2, kid, 16) == Released);
+    CHECK(r2.challenges == 1 && strstr(r2.challenge, "persistent-license") != NULL);
+    CHECK(opencdm_destruct_session(s2) == ERROR_NONE);
+
+    /* the record is gone: loading again fails */
+    s2 = NULL;
+    CHECK(opencdm_construct_session(sys, PersistentLicense, "persistent-session-id",
+                                    (const uint8_t*)id, (uint16_t)strlen(id), NULL, 0, &CBS, &r2,
+                                    &s2) == ERROR_NONE);
+    CHECK(opencdm_session_load(s2) == ERROR_UNKNOWN);
+    CHECK(opencdm_destruct_session(s2) == ERROR_NONE);
+    CHECK(opencdm_destruct_system(sys) == ERROR_NONE);
+    rmdir(dir);
+    rec_free(&r);
+    rec_free(&r2);
+    size = sizeof reply;
+    CHECK(drmkit_refcdm_configure("{\"store_dir\":\"\"}", reply, &size) == 0);
+    expect_stats_zero();
+}
+
+static void test_widevine(void) {
+    /* real WPT init data (castlabs-packaged "mp4-basic"): the Widevine PSSH box */
+    static const char* pssh_hex =
+        "000000717073736800000000edef8ba979d64acea3c827dcd51d21ed0000005108011210ad13f9ea2be698b8"
+        "75f504a8e3ccea641a08636173746c616273222865794a6863334e6c64456c6b496a6f695a57316c4c58526c"
+        "6333517463326c755a32786c496e303d320764656661756c74";
+    uint8_t pssh[113];
+    size_t total = strlen(pssh_hex) / 2;
+    unhex(pssh_hex, pssh);
+    rec_t r;
+    rec_init(&r);
+    struct OpenCDMSystem* sys = opencdm_create_system("com.widevine.alpha");
+    struct OpenCDMSession* s = NULL;
+    CHECK(opencdm_construct_session(sys, Temporary, "cenc", pssh, (uint16_t)total, NULL, 0, &CBS,
+                                    &r, &s) == ERROR_NONE);
+    CHECK(r.challenges == 1); /* before construct returned */
+    CHECK(strncmp(r.challenge, "0:Type:", 7) == 0);
+    CHECK(strstr(r.challenge, "ad13f9ea2be698b875f504a8e3ccea64") != NULL);
+    CHECK(strstr(r.challenge, "castlabs") != NULL);
+    char lic[512];
+    snprintf(lic, sizeof lic,
+             "{\"drmkit_test_license\":1,\"key_system\":\"com.widevine.alpha\",\"session_id\":\"%s\","
+             "\"keys\":[{\"kid\":\"ad13f9ea2be698b875f504a8e3ccea64\",\"key\":\"be7df8a3667a6a8fd564d0ed81339a95\"}]}",
+             "wrong");
+    CHECK(opencdm_session_update(s, (const uint8_t*)lic, (uint16_t)strlen(lic)) != ERROR_NONE);
+    CHECK(r.errors == 1 && strcmp(r.error, "TypeError") == 0 && r.keys_updated == 0);
+    snprintf(lic, sizeof lic,
+             "{\"drmkit_test_license\":1,\"key_system\":\"com.widevine.alpha\",\"session_id\":\"%s\","
+             "\"keys\":[{\"kid\":\"ad13f9ea2be698b875f504a8e3ccea64\",\"key\":\"be7df8a3667a6a8fd564d0ed81339a95\"}]}",
+             opencdm_session_id(s));
+    CHECK(opencdm_session_update(s, (const uint8_t*)lic, (uint16_t)strlen(lic)) == ERROR_NONE);
+    CHECK(r.key_updates == 1 && r.keys_updated == 1);
+    uint8_t ssid[16];
+    CHECK(opencdm_session_store_license_data(s, (const uint8_t*)lic, 3, ssid) ==
+          ERROR_METHOD_NOT_IMPLEMENTED);
+    char cmd[256], reply[256];
+    snprintf(cmd, sizeof cmd, "{\"op\":\"renewal\",\"session_id\":\"%s\"}", opencdm_session_id(s));
+    CHECK(control(cmd, reply, sizeof reply) == 0);
+    CHECK(r.challenges == 2 && strncmp(r.challenge, "1:Type:", 7) == 0);
+    snprintf(cmd, sizeof cmd,
+             "{\"op\":\"key_status\",\"session_id\":\"%s\",\"key_id\":\"ad13f9ea2be698b875f504a8e3ccea64\",\"status\":\"expired\"}",
+             opencdm_session_id(s));
+    CHECK(control(cmd, reply, sizeof reply) == 0);
+    if (strcmp(reply, "{}")) fprintf(stderr, "key_status: %s\n", reply);
+    uint8_t kid[16];
+    unhex("ad13f9ea2be698b875f504a8e3ccea64", kid);
+    CHECK(opencdm_session_status(s, kid, 16) == Expired);
+    CHECK(r.key_updates == 2 && r.keys_updated == 2);
+    CHECK(opencdm_session_remove(s) == ERROR_NONE);
+    CHECK(r.challenges == 3 && strncmp(r.challenge, "2:Type:", 7) == 0);
+    CHECK(opencdm_destruct_session(s) == ERROR_NONE);
+    CHECK(opencdm_destruct_system(sys) == ERROR_NONE);
+    rec_free(&r);
+    expect_stats_zero();
+}
+
+static void test_injection_and_destruct(void) {
+    char reply[256];
+    CHECK(control("{\"op\":\"inject\",\"key_system\":\"*\",\"operation\":\"update\","
+                  "\"error_message\":\"injected\",\"fail_code\":2147500037,\"count\":1}",
+                  reply, sizeof reply) == 0);
+    rec_t r;
+    rec_init(&r);
+    struct OpenCDMSystem* sys = opencdm_create_system("org.w3.clearkey");
+    struct OpenCDMSession* s = clearkey_session(sys, &r, Temporary);
+    char lic[512];
+    license_for(KEY_HEX, lic, sizeof lic);
+    CHECK(opencdm_session_update(s, (const uint8_t*)lic, (uint16_t)strlen(lic)) == ERROR_FAIL);
+    CHECK(r.errors == 1 && strcmp(r.error, "injected") == 0);
+    CHECK(opencdm_session_update(s, (const uint8_t*)lic, (uint16_t)strlen(lic)) == ERROR_NONE);
+    CHECK(control("{\"op\":\"reset\"}", reply, sizeof reply) == 0);
+    /* destruct right after construct: the queued challenge must never arrive afterwards */
+    for (int i = 0; i < 50; i++) {
+        struct OpenCDMSession* t = clearkey_session(sys, &r, Temporary);
+        CHECK(opencdm_destruct_session(t) == ERROR_NONE);
+    }
+    CHECK(opencdm_destruct_session(s) == ERROR_NONE);
+    CHECK(opencdm_destruct_system(sys) == ERROR_NONE);
+    CHECK(control("{\"op\":\"bogus\"}", reply, sizeof reply) == ERROR_INVALID_ARG);
+    CHECK(control("not json", reply, sizeof reply) == ERROR_INVALID_ARG);
+    rec_free(&r);
+    expect_stats_zero();
+}
+
+static void test_null_args(void) {
+    CHECK(opencdm_create_system(NULL) == NULL);
+    CHECK(opencdm_create_system("com.example.none") == NULL);
+    CHECK(opencdm_destruct_system(NULL) == ERROR_INVALID_ARG);
+    CHECK(opencdm_is_type_supported("org.w3.clearkey", "") == ERROR_NONE);
+    CHECK(opencdm_is_type_supported("x", "") == ERROR_KEYSYSTEM_NOT_SUPPORTED);
+    CHECK(opencdm_session_update(NULL, NULL, 0) == ERROR_INVALID_SESSION);
+    CHECK(opencdm_session_decrypt_v2(NULL, NULL, 0, NULL, NULL) == ERROR_INVALID_SESSION);
+    CHECK(strcmp(opencdm_session_id(NULL), "") == 0);
+    CHECK(opencdm_construct_session(NULL, Temporary, "keyids", NULL, 0, NULL, 0, NULL, NULL, NULL) ==
+          ERROR_INVALID_ARG);
+}
+
+int main(void) {
+    test_null_args();
+    test_clearkey();
+    test_persistent();
+    test_widevine();
+    test_injection_and_destruct();
+    opencdm_dispose();
+    if (failures) {
+        fprintf(stderr, "smoke: %d check(s) failed\n", failures);
+        return 1;
+    }
+    printf("smoke: all checks passed\n");
+    return 0;
+}
