@@ -57,6 +57,7 @@ class BuildExtWithReferenceCdm(build_ext):
     """``build_ext`` that also links the reference CDM shared library into the package."""
 
     def run(self) -> None:
+        """Build the extensions, then the reference CDM library."""
         super().run()
         self._build_reference_cdm()
 
@@ -83,6 +84,7 @@ class BuildExtWithReferenceCdm(build_ext):
             shutil.copyfile(built, inplace)
 
     def get_outputs(self) -> list[str]:
+        """Return the built files, the reference CDM library included."""
         outputs = list(super().get_outputs())
         if refcdm_sources():
             built, inplace = self._library_paths()
@@ -90,6 +92,7 @@ class BuildExtWithReferenceCdm(build_ext):
         return outputs
 
     def get_output_mapping(self) -> dict[str, str]:
+        """Map build-directory files to their in-place (editable) copies."""
         mapping = dict(super().get_output_mapping())
         if self.inplace and refcdm_sources():
             built, inplace = self._library_paths()

@@ -6,9 +6,10 @@
 - cenc: the encrypted ranges are gathered into one buffer (the CTR keystream runs across them,
   partial blocks carrying over), decrypted in one call and scattered back;
 - cens: the pattern's crypt blocks of every range (ISO/IEC 23001-7 partial-pattern rule applied)
-  are gathered and decrypted as plain CTR: the keystream runs over the encrypted blocks only;
-- cbc1 (10-argument only): the encrypted ranges, each a multiple of 16 bytes, are gathered (the
-  CBC chain continues from range to range);
+  are gathered and decrypted as plain CTR: the keystream runs over the encrypted blocks only
+  (pattern 0:0 is treated like cenc);
+- cbc1 (10-argument only): the whole 16-byte blocks of every encrypted range are gathered (the CBC
+  chain continues from range to range; a partial tail block stays clear);
 - cbcs (10-argument only): one in-place call per subsample, since the constant IV and the pattern
   restart at every subsample.
 
@@ -95,24 +96,27 @@ def encrypted_ranges(subsamples: Sequence[Subsample], length: int) -> list[tuple
     return ranges
 
 
+def full_block_ranges(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Trim every range to whole 16-byte blocks (a partial tail block stays clear in CBC)."""
+    trimmed = [(offset, size - size % BLOCK) for offset, size in ranges]
+    return [(offset, size) for offset, size in trimmed if size]
+
+
 def pattern_crypt_ranges(ranges: list[tuple[int, int]], pattern: Pattern) -> list[tuple[int, int]]:
     """Return the crypt blocks of a pattern inside each protected range, merged where adjacent.
 
     The pattern restarts at each range; a trailing partial block and an incomplete final crypt
-    group stay clear (ISO/IEC 23001-7 section 9.6.1). Pattern 0:0 means every full block.
+    group stay clear (ISO/IEC 23001-7 section 9.6.1). ``pattern.crypt`` must be positive.
     """
     crypt, skip = pattern
     out: list[tuple[int, int]] = []
     for start, size in ranges:
         blocks = size // BLOCK
-        if crypt == 0:
-            pieces = [(start, blocks * BLOCK)] if blocks else []
-        else:
-            pieces = []
-            block = 0
-            while blocks - block >= crypt:
-                pieces.append((start + block * BLOCK, crypt * BLOCK))
-                block += crypt + skip
+        pieces = []
+        block = 0
+        while blocks - block >= crypt:
+            pieces.append((start + block * BLOCK, crypt * BLOCK))
+            block += crypt + skip
         for offset, n in pieces:
             if out and out[-1][0] + out[-1][1] == offset:
                 out[-1] = (out[-1][0], out[-1][1] + n)

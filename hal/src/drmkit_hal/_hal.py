@@ -240,8 +240,8 @@ class Hal:
             if pointer == ffi.NULL:
                 raise OcdmCallError(
                     function,
-                    status or OcdmStatus.KEYSYSTEM_NOT_SUPPORTED,
-                    f"no system for {key_system!r}",
+                    OcdmStatus.KEYSYSTEM_NOT_SUPPORTED,
+                    f"no system for {key_system!r} (library returned {status:#x})",
                 )
             system = CdmSystem(
                 self,

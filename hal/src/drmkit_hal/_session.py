@@ -310,7 +310,7 @@ class CdmSession:
             _decrypt.check_pattern(pattern)
         try:
             data = ffi.from_buffer("uint8_t[]", buffer, require_writable=True)
-        except TypeError as exc:
+        except (TypeError, BufferError) as exc:
             raise TypeError(f"decrypt needs a writable contiguous buffer: {exc}") from exc
         with data:
             length = len(data)
@@ -382,17 +382,11 @@ class CdmSession:
             return
         call_scheme = scheme
         if scheme is EncryptionScheme.CENS:
-            ranges = _decrypt.pattern_crypt_ranges(ranges, pattern)
+            if pattern[0]:
+                ranges = _decrypt.pattern_crypt_ranges(ranges, pattern)
             call_scheme = EncryptionScheme.CENC  # CTR over the gathered crypt blocks
-        elif (
-            scheme is EncryptionScheme.CBC1
-            and len(ranges) > 1
-            and any(size % _decrypt.BLOCK for _, size in ranges)
-        ):
-            raise DecryptNotSupportedError(
-                "cbc1 subsamples whose encrypted sizes are not multiples of 16 cannot be "
-                "gathered for a decrypt entry point without a subsample map"
-            )
+        elif scheme is EncryptionScheme.CBC1:
+            ranges = _decrypt.full_block_ranges(ranges)
         self._gather_decrypt(legacy, data, ranges, call_scheme, iv, key_id, last15)
 
     def _gather_decrypt(

@@ -1,0 +1,89 @@
+"""Decrypt arguments are checked in Python, before any C call."""
+
+from __future__ import annotations
+
+import pytest
+from drmkit_hal import CdmSession, EncryptionScheme, Hal, LicenseType, Pattern, Subsample
+from hal_testsupport import CLEARKEY, Recorder, jwk_license, keyids_init_data
+
+KID = bytes.fromhex("44444444444444444444444444444444")
+
+
+@pytest.fixture
+def session(hal: Hal) -> CdmSession:
+    session = hal.create_system(CLEARKEY).construct_session(
+        LicenseType.TEMPORARY, "keyids", keyids_init_data(KID), b"", Recorder()
+    )
+    session.update(jwk_license({KID: bytes(range(16))}))
+    return session
+
+
+@pytest.mark.parametrize("iv", [b"x", bytes(4), bytes(12), bytes(17), bytes(24)])
+def test_iv_length(session: CdmSession, iv: bytes) -> None:
+    with pytest.raises(ValueError, match="IV must be 0, 8 or 16"):
+        session.decrypt(bytearray(16), scheme=EncryptionScheme.CENC, iv=iv, key_id=KID)
+
+
+@pytest.mark.parametrize("kid", [b"x", bytes(15), bytes(17)])
+def test_key_id_length(session: CdmSession, kid: bytes) -> None:
+    with pytest.raises(ValueError, match="key id"):
+        session.decrypt(bytearray(16), scheme=EncryptionScheme.CENC, key_id=kid)
+
+
+@pytest.mark.parametrize(
+    "subsamples",
+    [
+        [Subsample(4, 4)],
+        [Subsample(16, 16), Subsample(0, 1)],
+        [Subsample(70000, 0)],
+        [Subsample(-1, 33)],
+        [(1, 2, 3)],
+    ],
+)
+def test_subsamples_must_cover_the_buffer(session: CdmSession, subsamples: list[Subsample]) -> None:
+    with pytest.raises(ValueError, match="subsample"):
+        session.decrypt(
+            bytearray(32), scheme=EncryptionScheme.CENC, key_id=KID, subsamples=subsamples
+        )
+
+
+def test_v2_carries_at_most_255_subsamples(session: CdmSession) -> None:
+    with pytest.raises(ValueError, match="255"):
+        session.decrypt(
+            bytearray(256),
+            scheme=EncryptionScheme.CENC,
+            key_id=KID,
+            subsamples=[Subsample(1, 0)] * 256,
+        )
+    session.decrypt(
+        bytearray(255), scheme=EncryptionScheme.CENC, key_id=KID, subsamples=[Subsample(1, 0)] * 255
+    )
+
+
+def test_read_only_buffers_are_refused(session: CdmSession) -> None:
+    with pytest.raises(TypeError, match="writable"):
+        session.decrypt(b"\x00" * 16, scheme=EncryptionScheme.CENC, key_id=KID)
+    with pytest.raises(TypeError, match="writable"):
+        session.decrypt(memoryview(bytes(16)), scheme=EncryptionScheme.CENC, key_id=KID)
+
+
+def test_scheme_and_pattern_checks(session: CdmSession) -> None:
+    with pytest.raises(ValueError, match="scheme"):
+        session.decrypt(bytearray(16), scheme=7, key_id=KID)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="pattern"):
+        session.decrypt(
+            bytearray(16), scheme=EncryptionScheme.CBCS, key_id=KID, pattern=Pattern(0, 9)
+        )
+    with pytest.raises(ValueError, match="pattern"):
+        session.decrypt(
+            bytearray(16), scheme=EncryptionScheme.CBCS, key_id=KID, pattern=Pattern(-1, 9)
+        )
+
+
+def test_buffer_is_untouched_after_a_validation_error(session: CdmSession) -> None:
+    data = bytearray(range(32))
+    with pytest.raises(ValueError):
+        session.decrypt(
+            data, scheme=EncryptionScheme.CENC, key_id=KID, subsamples=[Subsample(1, 1)]
+        )
+    assert data == bytearray(range(32))
