@@ -64,14 +64,14 @@ class LicenseServerThread:
         self._thread: threading.Thread | None = None
         self._sock: socket.socket | None = None
         self._error: BaseException | None = None
+        self._bound_port: int | None = None
 
     @property
     def port(self) -> int:
         """The bound TCP port (known once started)."""
-        if self._sock is None:
+        if self._bound_port is None:
             raise RuntimeError("the license server is not started")
-        port: int = self._sock.getsockname()[1]
-        return port
+        return self._bound_port
 
     @property
     def url(self) -> str:
@@ -81,6 +81,7 @@ class LicenseServerThread:
     def start(self, timeout_s: float = 10.0) -> None:
         """Bind, start serving and return once uvicorn accepts connections."""
         self._sock = _bind(self._host, self._port)
+        self._bound_port = int(self._sock.getsockname()[1])
         self._server = uvicorn.Server(_uvicorn_config(self._app))
         self._thread = threading.Thread(target=self._run, name="drmkit-license-server", daemon=True)
         self._thread.start()
