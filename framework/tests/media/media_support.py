@@ -80,7 +80,7 @@ class Vector:
     def key_table(self) -> dict:  # type: ignore[type-arg]
         return json.loads((vectors_dir() / self.keys_file).read_text())
 
-    def keys(self) -> dict[bytes, bytes]:
+    def key_map(self) -> dict[bytes, bytes]:
         return {bytes.fromhex(k["kid"]): bytes.fromhex(k["key"]) for k in self.key_table()["keys"]}
 
 

@@ -24,7 +24,7 @@ from media_support import (
 def _decrypt_all(vector: Vector) -> tuple[bytearray, object]:
     buf = vector.read()
     media = parse(buf)
-    keys = vector.keys()
+    keys = vector.key_map()
     view = memoryview(buf)
     for track in media.tracks.values():
         for s in track.samples:

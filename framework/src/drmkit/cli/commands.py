@@ -5,7 +5,12 @@ Add one import line per command module.
 
 from __future__ import annotations
 
-from drmkit.cli import keys_cmd, license_server_cmd, srm_cmd  # noqa: F401
-
-from drmkit.cli import inspect_cmd  # noqa: F401
-from drmkit.cli import plugins_cmd  # noqa: F401
+from drmkit.cli import (  # noqa: F401
+    decrypt_cmd,
+    demo_cmd,
+    inspect_cmd,
+    keys_cmd,
+    license_server_cmd,
+    plugins_cmd,
+    srm_cmd,
+)

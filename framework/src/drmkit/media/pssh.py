@@ -129,17 +129,16 @@ def describe_init_data(data: bytes, describe: Describer | None = None) -> dict[s
 
 
 def plugin_describer() -> Describer | None:
-    """Return the plugins' ``drm_describe_init_data`` hook as a :data:`Describer`, if available."""
+    """Return the plugins' ``drm_describe_init_data`` hook as a :data:`Describer`, if available.
+
+    The enabled plugins come from the container (settings); when they cannot be loaded, inspection
+    still works and shows system-specific data raw.
+    """
     try:
         from drmkit.container import build_container
 
-        pm = build_container().plugin_manager()
+        manager = build_container().plugin_manager()
+        describe: Describer = manager.describe_init_data
     except Exception:
         return None
-    hook = pm.hook.drm_describe_init_data
-
-    def describe(system_id: bytes, data: bytes) -> dict[str, Any] | None:
-        result: dict[str, Any] | None = hook(system_id=system_id, data=data)
-        return result
-
     return describe

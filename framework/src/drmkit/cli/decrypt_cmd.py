@@ -1,0 +1,127 @@
+"""``drmkit decrypt``: decrypt CENC-protected MP4 through a ClearKey session into a clear MP4."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from drmkit.cli import app
+from drmkit.errors import DrmError
+from drmkit.license_server.keyids import parse_key_bytes
+from drmkit.media import MediaError, MediaFormatError
+from drmkit.media.decrypt import DecryptSummary, ProgressCallback, decrypt_to_file
+from drmkit.media.source import InputSpan, MediaInput
+
+_out = Console()
+_err = Console(stderr=True)
+
+#: Inputs above this size show a progress bar (unless ``--json``).
+PROGRESS_THRESHOLD = 16 * 1024 * 1024
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    _err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def parse_key_option(text: str) -> tuple[bytes, bytes]:
+    """Parse ``KID:KEY`` (each 32 hex digits, a UUID, or base64url of 16 bytes)."""
+    kid, sep, key = text.partition(":")
+    if not sep:
+        raise ValueError(f"--key {text!r} is not KID:KEY")
+    return parse_key_bytes(kid, what="key id"), parse_key_bytes(key, what="key")
+
+
+@app.command("decrypt")
+def decrypt(
+    inputs: Annotated[
+        list[Path], typer.Argument(help="MP4 file, or an init segment followed by media segments.")
+    ],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the clear MP4.")],
+    key: Annotated[
+        list[str],
+        typer.Option("--key", help="KID:KEY (hex, UUID or base64url); repeat for several keys."),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+) -> None:
+    """Decrypt every protected sample through a ClearKey session and write a clear MP4."""
+    keys: dict[bytes, bytes] = {}
+    for text in key:
+        try:
+            kid, value = parse_key_option(text)
+        except ValueError as exc:
+            _fail(str(exc), code=2)
+        keys[kid] = value
+    if output.resolve() in {p.resolve() for p in inputs}:
+        _fail("the output must not be one of the inputs", code=2)
+    if not output.parent.is_dir():
+        _fail(f"cannot write {output}: {output.parent} is not a directory", code=2)
+    show_progress = not as_json and sum(p.stat().st_size for p in inputs if p.is_file()) > (
+        PROGRESS_THRESHOLD
+    )
+    try:
+        summary = asyncio.run(_run(inputs, output, keys, show_progress))
+    except MediaFormatError as exc:
+        _fail(_locate(exc, inputs))
+    except (MediaError, DrmError) as exc:
+        _fail(str(exc))
+    if as_json:
+        print(json.dumps(summary.as_dict(), indent=2))
+        return
+    _out.print(
+        f"wrote {summary.output}: {summary.output_bytes} bytes, {summary.protected_samples} of "
+        f"{summary.samples} samples decrypted in {len(summary.tracks)} track(s), "
+        f"{summary.seconds:.2f} s",
+        highlight=False,
+    )
+
+
+def _locate(error: MediaFormatError, inputs: list[Path]) -> str:
+    """Name the input file and the offset inside it."""
+    spans, pos = [], 0
+    for path in inputs:
+        size = path.stat().st_size
+        spans.append(InputSpan(path, pos, pos + size))
+        pos += size
+    return MediaInput(bytearray(), spans).describe(error)
+
+
+async def _run(
+    inputs: list[Path], output: Path, keys: dict[bytes, bytes], show_progress: bool
+) -> DecryptSummary:
+    from drmkit.container import build_container
+
+    container = build_container()
+    try:
+        factory = container.media_keys_factory()
+        if not show_progress:
+            return await decrypt_to_file(factory, inputs, output, keys)
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=_err,
+            transient=True,
+        ) as bar:
+
+            def start(total: int) -> ProgressCallback:
+                task = bar.add_task("decrypting", total=total)
+                return lambda done: bar.advance(task, done)
+
+            return await decrypt_to_file(factory, inputs, output, keys, start)
+    finally:
+        container.shutdown_resources()

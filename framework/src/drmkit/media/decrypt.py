@@ -1,0 +1,276 @@
+"""Decrypting a parsed file in place through a key session of the core, and writing it clear.
+
+Every protected sample goes through :meth:`drmkit.core.KeySession.decrypt` with its own metadata
+(scheme, IV or constant IV, subsamples, pattern, KID) as a memory view of the one input buffer: no
+sample is copied on its way to the CDM. The whole run holds a decrypt reference on the session, so
+a ``close()`` or ``release()`` that arrives meanwhile is deferred until the last sample is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from drmkit.media.errors import MediaError
+from drmkit.media.keycheck import check_missing_keys, check_wrong_keys
+from drmkit.media.model import MediaFile, Sample
+from drmkit.media.parser import parse
+from drmkit.media.source import MediaInput
+from drmkit.media.writer import ClearWriter
+
+if TYPE_CHECKING:
+    from drmkit.core import KeySession, MediaKeys, MediaKeysFactory
+
+CLEARKEY = "org.w3.clearkey"
+#: Decrypts submitted ahead of the one being awaited, to keep the session's worker busy.
+PIPELINE_DEPTH = 64
+
+#: Called with the number of bytes just decrypted (drives a progress bar).
+ProgressCallback = Callable[[int], None]
+
+
+@dataclass(slots=True)
+class TrackSummary:
+    """What was decrypted in one track."""
+
+    id: int
+    handler: str
+    codec: str
+    scheme: str | None
+    key_ids: list[str]
+    samples: int
+    protected_samples: int
+    protected_bytes: int
+
+
+@dataclass(slots=True)
+class DecryptSummary:
+    """The ``--json`` summary of one ``drmkit decrypt`` run."""
+
+    inputs: list[str]
+    output: str
+    input_bytes: int
+    output_bytes: int = 0
+    samples: int = 0
+    protected_samples: int = 0
+    protected_bytes: int = 0
+    seconds: float = 0.0
+    tracks: list[TrackSummary] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the summary as JSON-friendly data."""
+        return asdict(self)
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def keyids_init_data(key_ids: Sequence[bytes]) -> bytes:
+    """W3C ``keyids`` init data naming ``key_ids``."""
+    return json.dumps({"kids": [_b64url(k) for k in key_ids]}).encode()
+
+
+def clearkey_license(keys: Mapping[bytes, bytes]) -> bytes:
+    """Return a Clear Key license (JWK set) holding ``keys``."""
+    jwks = [{"kty": "oct", "kid": _b64url(kid), "k": _b64url(key)} for kid, key in keys.items()]
+    return json.dumps({"keys": jwks, "type": "temporary"}).encode()
+
+
+def protected_in_file_order(media: MediaFile) -> list[Sample]:
+    """Every protected sample, ordered by file offset (sequential memory access)."""
+    samples = [s for t in media.tracks.values() for s in t.samples if s.scheme is not None]
+    samples.sort(key=lambda s: s.offset)
+    return samples
+
+
+def summarize(media: MediaFile, inputs: Sequence[Path], output: Path) -> DecryptSummary:
+    """Build the per-track summary of a parsed file (before decryption)."""
+    summary = DecryptSummary([str(p) for p in inputs], str(output), media.size)
+    for track in media.tracks.values():
+        protected = [s for s in track.samples if s.scheme is not None]
+        entry = track.protected_entry
+        summary.tracks.append(
+            TrackSummary(
+                id=track.track_id,
+                handler=track.handler,
+                codec=track.codec,
+                scheme=entry.scheme if entry is not None else None,
+                key_ids=[k.hex() for k in track.key_ids()],
+                samples=len(track.samples),
+                protected_samples=len(protected),
+                protected_bytes=sum(s.size for s in protected),
+            )
+        )
+    summary.samples = sum(t.samples for t in summary.tracks)
+    summary.protected_samples = sum(t.protected_samples for t in summary.tracks)
+    summary.protected_bytes = sum(t.protected_bytes for t in summary.tracks)
+    return summary
+
+
+async def open_clearkey_session(
+    factory: MediaKeysFactory, keys: Mapping[bytes, bytes], timeout: float = 10.0
+) -> tuple[MediaKeys, KeySession]:
+    """Create a ClearKey MediaKeys and a session whose license holds ``keys``.
+
+    Runs the full EME flow: generate a ``keyids`` request, answer it with a JWK set, and wait until
+    the key statuses arrive. The caller destroys the returned MediaKeys when done.
+    """
+    from drmkit.core import InitDataType, KeySessionType, KeyStatusesChanged, LicenseRequest
+
+    media_keys = await factory.create_media_keys(CLEARKEY)
+    try:
+        session = await media_keys.create_session(KeySessionType.TEMPORARY)
+        events = session.events()
+        await session.generate_request(InitDataType.KEY_IDS, keyids_init_data(list(keys)))
+        request = await events.next(timeout=timeout)
+        if not isinstance(request, LicenseRequest):
+            raise MediaError(f"expected a license request, got {type(request).__name__}")
+        await session.update(clearkey_license(keys))
+        while True:
+            event = await events.next(timeout=timeout)
+            if isinstance(event, KeyStatusesChanged):
+                break
+        return media_keys, session
+    except BaseException:
+        await media_keys.destroy()
+        raise
+
+
+async def _key_id_for_unkeyed_samples(session: KeySession, keys: Mapping[bytes, bytes]) -> bytes:
+    """Resolve the KID for samples that carry none, following select-key-id semantics.
+
+    With one key, it is selected on the session (the CDM then decrypts key-id-less samples with
+    it); key systems without key selection get the KID passed explicitly instead.
+    """
+    from drmkit.core import InterfaceNotImplementedError
+
+    if len(keys) != 1:
+        raise MediaError(
+            "some samples carry no key id and several keys were given: give exactly one key"
+        )
+    key_id = next(iter(keys))
+    try:
+        await session.select_key_id(key_id)
+    except InterfaceNotImplementedError:
+        return key_id
+    return b""
+
+
+async def decrypt_samples(
+    session: KeySession,
+    buffer: bytearray,
+    samples: Sequence[Sample],
+    keys: Mapping[bytes, bytes],
+    progress: ProgressCallback | None = None,
+) -> None:
+    """Decrypt ``samples`` of ``buffer`` in place through ``session`` (holding a reference)."""
+    from drmkit.core import CipherMode, DecryptParams, Pattern, Subsample
+
+    view = memoryview(buffer)
+    modes = {m.value: m for m in CipherMode}
+    unkeyed: bytes | None = None
+    async with session.decrypt_reference():
+        pending: list[tuple[asyncio.Task[None], int]] = []
+        for sample in samples:
+            key_id = sample.key_id
+            if not any(key_id):
+                if unkeyed is None:
+                    unkeyed = await _key_id_for_unkeyed_samples(session, keys)
+                key_id = unkeyed
+            params = DecryptParams(
+                modes[cast(str, sample.scheme)],
+                key_id,
+                sample.iv,
+                cast(Sequence[Subsample], sample.subsamples or ()),
+                Pattern(sample.crypt_byte_block, sample.skip_byte_block),
+            )
+            task = asyncio.ensure_future(
+                session.decrypt(view[sample.offset : sample.offset + sample.size], params)
+            )
+            pending.append((task, sample.size))
+            if len(pending) >= PIPELINE_DEPTH:
+                await _drain(pending, PIPELINE_DEPTH // 2, progress)
+        await _drain(pending, 0, progress)
+
+
+async def _drain(
+    pending: list[tuple[asyncio.Task[None], int]], keep: int, progress: ProgressCallback | None
+) -> None:
+    try:
+        while len(pending) > keep:
+            task, size = pending.pop(0)
+            await task
+            if progress is not None:
+                progress(size)
+    except BaseException:
+        for task, _ in pending:
+            task.cancel()
+        await asyncio.gather(*(t for t, _ in pending), return_exceptions=True)
+        pending.clear()
+        raise
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path) -> Iterator[Any]:
+    """Open a temporary file beside ``path``; rename it over ``path`` only on success."""
+    path = path.resolve()
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            yield out
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def prepare(inputs: Sequence[Path], keys: Mapping[bytes, bytes]) -> tuple[MediaInput, MediaFile]:
+    """Read and parse the inputs and check the keys (missing, provably wrong) before decrypting."""
+    source = MediaInput.read(list(inputs))
+    media = parse(source.buffer)
+    check_missing_keys(media, keys)
+    check_wrong_keys(media.pssh, keys)
+    return source, media
+
+
+async def decrypt_to_file(
+    factory: MediaKeysFactory,
+    inputs: Sequence[Path],
+    output: Path,
+    keys: Mapping[bytes, bytes],
+    progress: Callable[[int], ProgressCallback] | None = None,
+) -> DecryptSummary:
+    """Decrypt ``inputs`` (one file, or init + segments) with ``keys`` and write ``output`` clear.
+
+    ``progress``, if given, is called once with the total protected bytes and returns the callback
+    advanced per decrypted sample. Nothing is left at ``output`` if anything fails.
+    """
+    started = time.perf_counter()
+    source, media = prepare(inputs, keys)
+    summary = summarize(media, inputs, output)
+    samples = protected_in_file_order(media)
+    advance = progress(summary.protected_bytes) if progress is not None else None
+    if samples:
+        media_keys, session = await open_clearkey_session(factory, keys)
+        try:
+            await decrypt_samples(session, source.buffer, samples, keys, advance)
+            await session.close()
+        finally:
+            await media_keys.destroy()
+    writer = ClearWriter(source.buffer, media)
+    writer.build()
+    with atomic_output(output) as out:
+        summary.output_bytes = writer.write(out)
+    summary.seconds = round(time.perf_counter() - started, 6)
+    return summary

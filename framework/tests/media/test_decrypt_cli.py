@@ -1,0 +1,122 @@
+"""``drmkit decrypt`` end to end: the framework's ClearKey session, the HAL, the reference CDM."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import av
+import pytest
+from drmkit.cli import _register_commands, app
+from drmkit.media import parse
+from media_support import ENCRYPTED_VECTORS, Vector, check_against_oracle
+from typer.testing import CliRunner
+
+_register_commands()
+runner = CliRunner()
+
+
+def _key_args(keys: dict[bytes, bytes]) -> list[str]:
+    return [arg for kid, key in keys.items() for arg in ("--key", f"{kid.hex()}:{key.hex()}")]
+
+
+def _decrypt(inputs: list[Path], out: Path, keys: dict[bytes, bytes], *extra: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(
+        app, ["decrypt", *map(str, inputs), "-o", str(out), *_key_args(keys), *extra]
+    )
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.mark.parametrize("vector", ENCRYPTED_VECTORS, ids=lambda v: v.name)
+def test_decrypt_reproduces_the_oracle(vector: Vector, tmp_path: Path) -> None:
+    out = tmp_path / "clear.mp4"
+    result = _decrypt(vector.paths(), out, vector.key_map(), "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    clear = out.read_bytes()
+    media = parse(clear)
+    assert media.protected_samples() == 0
+    check_against_oracle(clear, media, vector.oracle())
+    assert summary["output_bytes"] == len(clear)
+    assert summary["protected_samples"] == sum(t["protected_samples"] for t in summary["tracks"])
+    assert summary["samples"] == sum(t["samples"] for t in vector.oracle()["tracks"])
+    with av.open(str(out)) as container:
+        assert (
+            sum(1 for _ in container.decode(container.streams.video or container.streams.audio)) > 0
+        )
+    assert _leftovers(tmp_path) == ["clear.mp4"]
+
+
+def test_missing_key_names_track_and_kid_and_leaves_nothing(tmp_path: Path) -> None:
+    vector = ENCRYPTED_VECTORS[2]  # flat ffmpeg file, two tracks, one KID
+    other = {bytes(range(16)): bytes(16)}
+    result = _decrypt(vector.paths(), tmp_path / "out.mp4", other)
+    assert result.exit_code == 1
+    assert "no key for track 1: key id 0123456789abcdef0123456789abcdef" in result.output
+    assert _leftovers(tmp_path) == []
+
+
+def test_wrong_key_is_caught_by_the_playready_checksum(tmp_path: Path) -> None:
+    vector = next(v for v in ENCRYPTED_VECTORS if v.name == "generated_packager_cenc_v")
+    wrong = {kid: bytes(16) for kid in vector.key_map()}
+    result = _decrypt(vector.paths(), tmp_path / "out.mp4", wrong)
+    assert result.exit_code == 1
+    assert "wrong key for key id 0123456789abcdef0123456789abcdef" in result.output
+    assert "CHECKSUM" in result.output
+    assert _leftovers(tmp_path) == []
+
+
+def test_wrong_key_without_checksum_never_yields_the_oracle(tmp_path: Path) -> None:
+    vector = next(v for v in ENCRYPTED_VECTORS if v.name == "spe_encrypted_low_cenc")
+    wrong = {kid: bytes(16) for kid in vector.key_map()}
+    out = tmp_path / "out.mp4"
+    assert _decrypt(vector.paths(), out, wrong).exit_code == 0
+    clear = out.read_bytes()
+    with pytest.raises(AssertionError):
+        check_against_oracle(clear, parse(clear), vector.oracle())
+
+
+def test_corrupt_input_reports_the_offset_and_leaves_nothing(tmp_path: Path) -> None:
+    vector = next(v for v in ENCRYPTED_VECTORS if v.name == "generated_packager_cenc_a")
+    data = vector.read()
+    trun = data.find(b"trun") - 4
+    struct.pack_into(">I", data, trun, 0xFFFF)
+    bad = tmp_path / "in" / "bad.mp4"
+    bad.parent.mkdir()
+    bad.write_bytes(data)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    result = _decrypt([bad], out_dir / "out.mp4", vector.key_map())
+    assert result.exit_code == 1
+    assert "bad.mp4" in result.output and f"at offset {trun}" in result.output
+    assert _leftovers(out_dir) == []
+
+
+def test_existing_output_survives_a_failed_run(tmp_path: Path) -> None:
+    vector = ENCRYPTED_VECTORS[2]
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"previous")
+    result = _decrypt(vector.paths(), out, {bytes(range(16)): bytes(16)})
+    assert result.exit_code == 1
+    assert out.read_bytes() == b"previous"
+    assert _leftovers(tmp_path) == ["out.mp4"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--key", "nothex"], "is not KID:KEY"),
+        (["--key", "00:11"], "neither 32 hex digits"),
+    ],
+)
+def test_bad_key_options(tmp_path: Path, args: list[str], message: str) -> None:
+    vector = ENCRYPTED_VECTORS[2]
+    result = runner.invoke(
+        app, ["decrypt", *map(str, vector.paths()), "-o", str(tmp_path / "o.mp4"), *args]
+    )
+    assert result.exit_code == 2
+    assert message in result.output
