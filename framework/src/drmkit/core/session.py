@@ -63,6 +63,7 @@ class KeySession:
     __slots__ = (
         "__weakref__",
         "_bridge",
+        "_cdm_closed",
         "_close_pending",
         "_closed",
         "_context",
@@ -109,6 +110,7 @@ class KeySession:
         self._release_pending = False
         self._selected_key_id: bytes | None = None
         self._closed: asyncio.Future[None] | None = None
+        self._cdm_closed = False
         self._decrypt_error_logged = False
 
     def __repr__(self) -> str:
@@ -141,10 +143,10 @@ class KeySession:
 
     @property
     def closed(self) -> asyncio.Future[None]:
-        """A future resolved once the session is closed (or released)."""
+        """A future resolved once the CDM session is closed or released (after any deferral)."""
         if self._closed is None:
             self._closed = self._media_keys._loop.create_future()
-            if self._state in (SessionState.CLOSED, SessionState.RELEASED):
+            if self._cdm_closed:
                 self._closed.set_result(None)
         return self._closed
 
@@ -388,8 +390,15 @@ class KeySession:
         bridge.begin_operation()
         try:
             result = self._media_keys._route.call(hook, session=self._context, **kwargs)
-        finally:
+        except DrmError as exc:
             error = bridge.end_operation()
+            if error is not None:  # keep the status, add what the CDM said
+                raise type(exc)(f"{exc.message}; CDM error callback: {error}") from exc
+            raise
+        except BaseException:
+            bridge.end_operation()
+            raise
+        error = bridge.end_operation()
         if error is not None:
             raise FailError(f"{hook}: the CDM reported an error during the call: {error}")
         return result
@@ -432,6 +441,7 @@ class KeySession:
         await self._finish_release()
 
     def _resolve_closed(self) -> None:
+        self._cdm_closed = True
         if self._closed is not None and not self._closed.done():
             self._closed.set_result(None)
 

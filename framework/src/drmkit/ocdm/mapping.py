@@ -206,13 +206,16 @@ class OcdmKeySystemPlugin:
             cdm.set_drm_header(header)
         return cdm
 
+    load_init_data_type: ClassVar[str] = "persistent-session-id"
+    """Init data type that constructs a session to load (the init data is the CDM session id)."""
+
     @hookimpl
     def drm_load_session(self, session: SessionContext, cdm_session_id: str) -> None:
-        """``opencdm_session_load``; constructs first (with the id as CDM data) if needed."""
+        """``opencdm_session_load``; first constructs a session naming ``cdm_session_id``."""
         if session.cdm is None:
             if not cdm_session_id:
                 raise InvalidStateError("load needs a CDM session id on an unconstructed session")
-            self.construct_session(session, "", b"", cdm_session_id.encode())
+            self.construct_session(session, self.load_init_data_type, cdm_session_id.encode())
         self._cdm(session).load()
 
     @hookimpl
@@ -240,8 +243,12 @@ class OcdmKeySystemPlugin:
 
     @hookimpl
     def drm_contains_key(self, session: SessionContext, key_id: bytes) -> bool:
-        """``opencdm_session_has_key_id``."""
-        return bool(self._cdm(session).has_key_id(key_id))
+        """``opencdm_session_has_key_id`` (a key id the HAL cannot pass is not held)."""
+        cdm = self._cdm(session)
+        try:
+            return bool(cdm.has_key_id(key_id))
+        except ValueError:  # e.g. not 16 bytes: the OCDM ABI cannot even name such a key
+            return False
 
     @hookimpl
     def drm_get_key_status(self, session: SessionContext, key_id: bytes) -> KeyStatus:

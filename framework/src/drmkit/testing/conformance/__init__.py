@@ -1,0 +1,1 @@
+"""drmkit's key-system conformance suite (run with ``--drmkit-keysystem=<key system>``)."""

@@ -1,0 +1,99 @@
+"""Conformance: capability queries, MediaKeys creation, Inactive/Active (RC-CORE-KEYSCAP)."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+
+from drmkit.core import InvalidStateError, MediaKeys
+from drmkit.core.factory import MediaKeysFactory
+from drmkit.errors import DrmError
+from drmkit.plugins.model import LicenseHelper
+from drmkit.testing.flows import license_session
+from drmkit.testing.refcdm import RefCdmControl
+
+pytestmark = [pytest.mark.drmkit_conformance]
+
+
+async def test_capabilities_obtainable(
+    media_keys_factory: MediaKeysFactory, drmkit_key_system: str
+) -> None:
+    assert drmkit_key_system in media_keys_factory.supported_key_systems()
+    assert media_keys_factory.supports_key_system(drmkit_key_system)
+    capabilities = media_keys_factory.capabilities(drmkit_key_system)
+    assert capabilities.init_data_types
+    assert capabilities.session_types
+    assert isinstance(media_keys_factory.supported_robustness_levels(drmkit_key_system), list)
+
+
+async def test_supports_key_system_consistent_with_list(
+    media_keys_factory: MediaKeysFactory,
+) -> None:
+    for key_system in media_keys_factory.supported_key_systems():
+        assert media_keys_factory.supports_key_system(key_system)
+    for unknown in ("com.example.none", "", "ORG.W3.CLEARKEY"):
+        assert media_keys_factory.supports_key_system(unknown) is False  # false, not an error
+    assert media_keys_factory.supports_key_system(None) is False  # type: ignore[arg-type]
+
+
+async def test_supported_key_system_version(
+    media_keys_factory: MediaKeysFactory, drmkit_key_system: str
+) -> None:
+    version = await media_keys_factory.get_supported_key_system_version(drmkit_key_system)
+    assert isinstance(version, str)
+    assert await media_keys_factory.get_supported_key_system_version("com.example.none") is None
+
+
+async def test_server_certificate_query_is_legal(
+    media_keys_factory: MediaKeysFactory, drmkit_key_system: str
+) -> None:
+    supported = await media_keys_factory.is_server_certificate_supported(drmkit_key_system)
+    assert isinstance(supported, bool)
+    declared = media_keys_factory.capabilities(drmkit_key_system).server_certificate
+    assert supported is declared or not declared
+
+
+async def test_store_and_maintenance_queries_answer(media_keys: MediaKeys) -> None:
+    """RC-CORE-KEYS-011: every system-level query answers (a value or a typed error)."""
+    queries = [
+        media_keys.get_drm_time(),
+        media_keys.get_metric_system_data(),
+        media_keys.get_ldl_session_limit(),
+        media_keys.get_drm_store_hash(),
+        media_keys.get_key_store_hash(),
+        media_keys.delete_drm_store(),
+        media_keys.delete_key_store(),
+        media_keys.get_version(),
+    ]
+    for query in queries:
+        with contextlib.suppress(DrmError):
+            await query
+
+
+async def test_inactive_frees_everything_and_refuses_media_keys(
+    media_keys_factory: MediaKeysFactory,
+    drmkit_key_system: str,
+    license_helper: LicenseHelper,
+    refcdm: RefCdmControl,
+) -> None:
+    baseline = refcdm.stats()
+    media_keys = await media_keys_factory.create_media_keys(drmkit_key_system)
+    licensed = await license_session(media_keys, license_helper)
+    assert refcdm.stats()["sessions"] > baseline["sessions"]
+    await media_keys_factory.set_active(False)
+    stats = refcdm.stats()
+    assert stats["sessions"] == baseline["sessions"]
+    assert stats["systems"] == baseline["systems"]
+    assert media_keys.destroyed
+    with pytest.raises(InvalidStateError):
+        await media_keys_factory.create_media_keys(drmkit_key_system)
+    with pytest.raises(InvalidStateError):
+        await media_keys.create_session()
+    assert media_keys_factory.supported_key_systems() == []
+    assert not media_keys_factory.supports_key_system(drmkit_key_system)
+    assert licensed.session.id not in media_keys.session_ids
+    await media_keys_factory.set_active(True)
+    again = await media_keys_factory.create_media_keys(drmkit_key_system)
+    await license_session(again, license_helper)
+    await again.destroy()

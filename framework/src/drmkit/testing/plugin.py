@@ -1,0 +1,170 @@
+"""The ``drmkit`` pytest plugin: options and fixtures of the conformance kit.
+
+Fixtures: ``drmkit_key_system`` (from ``--drmkit-keysystem``; a conftest may override it),
+``drmkit_settings``, ``drmkit_hal`` (one HAL per test session), ``drmkit_container``,
+``media_keys_factory``, ``media_keys``, ``license_helper`` and ``refcdm`` (reference CDM test
+control; skips on a platform CDM).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+try:  # the async fixtures need pytest-asyncio (extra ``drmkit[testing]``)
+    from pytest_asyncio import fixture as async_fixture
+except ImportError:  # pragma: no cover - only without the extra; sync fixtures still work
+    async_fixture = pytest.fixture  # type: ignore[assignment]
+
+if TYPE_CHECKING:
+    from drmkit_hal import Hal
+
+    from drmkit.container import Container
+    from drmkit.core.factory import MediaKeysFactory
+    from drmkit.core.media_keys import MediaKeys
+    from drmkit.plugins.model import LicenseHelper
+    from drmkit.settings import Settings
+    from drmkit.testing.refcdm import RefCdmControl
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add the kit's command-line options."""
+    group = parser.getgroup("drmkit", "drmkit conformance kit")
+    group.addoption(
+        "--drmkit-keysystem",
+        default=None,
+        help="Key system the conformance suite runs against (e.g. org.w3.clearkey).",
+    )
+    group.addoption(
+        "--drmkit-plugins",
+        default=None,
+        help="Comma-separated key-system plugins to enable (default: every installed one).",
+    )
+    group.addoption(
+        "--drmkit-ocdm-library",
+        default=None,
+        help="Platform OCDM library to test instead of the bundled reference CDM.",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Declare the kit's marker."""
+    config.addinivalue_line(
+        "markers", "drmkit_conformance: a test of drmkit's key-system conformance suite"
+    )
+
+
+@pytest.fixture
+def drmkit_key_system(request: pytest.FixtureRequest) -> str:
+    """Return the key system under test; skips when ``--drmkit-keysystem`` is not given."""
+    value = request.config.getoption("--drmkit-keysystem")
+    if not value:
+        pytest.skip("no key system under test (pass --drmkit-keysystem=...)")
+    return str(value)
+
+
+def _enabled_plugins(config: pytest.Config) -> list[str]:
+    option = config.getoption("--drmkit-plugins")
+    if option:
+        return [name.strip() for name in str(option).split(",") if name.strip()]
+    from drmkit.plugins.loader import installed_entry_points
+
+    return sorted(installed_entry_points())
+
+
+@pytest.fixture
+def drmkit_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Return settings for one test: state under ``tmp_path``, the chosen plugins enabled."""
+    from drmkit.settings import Settings
+
+    library = request.config.getoption("--drmkit-ocdm-library")
+    overrides: dict[str, Any] = {
+        "state_dir": tmp_path / "state",
+        "plugins": {"enabled": _enabled_plugins(request.config)},
+    }
+    if library:
+        overrides["hal"] = {"library_path": library}
+    return Settings(**overrides)
+
+
+@pytest.fixture(scope="session")
+def drmkit_hal(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Hal]:
+    """Open one HAL for the whole test session (the CDM library is process-global anyway)."""
+    from drmkit.core.wiring import open_hal
+    from drmkit.settings import Settings
+
+    library = request.config.getoption("--drmkit-ocdm-library")
+    overrides: dict[str, Any] = {"state_dir": tmp_path_factory.mktemp("drmkit-state")}
+    if library:
+        overrides["hal"] = {"library_path": library}
+    yield from open_hal(Settings(**overrides))
+
+
+@pytest.fixture
+def drmkit_container(drmkit_settings: Settings, drmkit_hal: Hal) -> Iterator[Container]:
+    """Return a container bound to ``drmkit_settings`` and the session's HAL."""
+    from dependency_injector import providers
+
+    from drmkit.container import build_container
+
+    container = build_container(drmkit_settings)
+    container.hal.override(providers.Object(drmkit_hal))
+    try:
+        yield container
+    finally:
+        container.shutdown_resources()
+
+
+@async_fixture
+async def media_keys_factory(drmkit_container: Container) -> AsyncIterator[MediaKeysFactory]:
+    """Return the container's MediaKeys factory; every MediaKeys is destroyed afterwards."""
+    factory = drmkit_container.media_keys_factory()
+    try:
+        yield factory
+    finally:
+        await factory.set_active(True)
+        await factory.destroy_all()
+
+
+@async_fixture
+async def media_keys(
+    media_keys_factory: MediaKeysFactory, drmkit_key_system: str
+) -> AsyncIterator[MediaKeys]:
+    """Return a MediaKeys of the key system under test."""
+    media_keys = await media_keys_factory.create_media_keys(drmkit_key_system)
+    try:
+        yield media_keys
+    finally:
+        await media_keys.destroy()
+
+
+@pytest.fixture
+def license_helper(drmkit_container: Container, drmkit_key_system: str) -> LicenseHelper:
+    """Return the key system's license helper (from its plugin's ``drm_license_helper``)."""
+    from drmkit.errors import InterfaceNotImplementedError
+
+    try:
+        helper: LicenseHelper = drmkit_container.plugin_manager().license_helper(drmkit_key_system)
+    except InterfaceNotImplementedError:
+        pytest.skip(f"{drmkit_key_system} has no license helper (drm_license_helper)")
+    return helper
+
+
+@pytest.fixture
+def refcdm(drmkit_hal: Hal) -> Iterator[RefCdmControl]:
+    """Return the reference CDM's test control (skips on a platform CDM); resets after."""
+    from drmkit.testing.refcdm import RefCdmControl
+
+    if not drmkit_hal.is_reference:
+        pytest.skip("needs the bundled reference CDM")
+    control = RefCdmControl(drmkit_hal)
+    control.reset()
+    try:
+        yield control
+    finally:
+        control.reset()
