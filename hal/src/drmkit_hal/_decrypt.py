@@ -59,10 +59,21 @@ def pack_subsamples(subsamples: Sequence[tuple[int, int]], length: int) -> bytes
     return packed
 
 
-def check_iv(iv: bytes) -> None:
-    """IVs are absent (all zero), 8 bytes (CENC, low half zero) or 16 bytes."""
-    if len(iv) not in (0, 8, 16):
-        raise ValueError(f"IV must be 0, 8 or 16 bytes long, not {len(iv)}")
+MAX_COUNTER_CONTEXT = 24  # the OCDM IV field; Netflix counter contexts use 16..24 bytes
+
+
+def check_iv(iv: bytes, *, counter_context: bool = False) -> None:
+    """IVs are absent (all zero), 8 bytes (CENC, low half zero) or 16 bytes.
+
+    With ``initWithLast15`` (the Netflix/PlayReady mode) the IV is a raw counter context of
+    16..24 bytes instead.
+    """
+    if len(iv) in (0, 8, 16):
+        return
+    if counter_context and 16 <= len(iv) <= MAX_COUNTER_CONTEXT:
+        return
+    allowed = "0, 8 or 16..24" if counter_context else "0, 8 or 16"
+    raise ValueError(f"IV must be {allowed} bytes long, not {len(iv)}")
 
 
 def check_key_id(key_id: bytes, *, allow_empty: bool) -> None:

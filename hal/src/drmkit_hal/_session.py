@@ -302,7 +302,7 @@ class CdmSession:
             key_id = bytes(key_id)
         n_iv = len(iv)
         if n_iv != 16 and n_iv != 8 and n_iv != 0:
-            _decrypt.check_iv(iv)
+            _decrypt.check_iv(iv, counter_context=init_with_last15)
         n_kid = len(key_id)
         if n_kid != 16 and n_kid != 0:
             _decrypt.check_key_id(key_id, allow_empty=True)
