@@ -105,26 +105,29 @@ static uint64_t g_clearkey_next = 10;
 
 void rc_new_session_id(struct OpenCDMSession* s) {
     uint8_t r[16];
-    switch (s->ks) {
-        case KS_CLEARKEY:
-            /* Process-wide decimal counter from "10" like OCDM-Clearkey; ids held by a live
-             * session or a persisted record (an earlier process) are skipped, never reused. */
-            for (int tries = 0; tries < 100000; tries++) {
+    char id[RC_MAX_ID + 1];
+    for (int tries = 0; tries < 100000; tries++) {
+        switch (s->ks) {
+            case KS_CLEARKEY: {
+                /* Process-wide decimal counter from "10" like OCDM-Clearkey; ids held by a live
+                 * session or a persisted record (an earlier process) are skipped, never reused. */
                 pthread_mutex_lock(&g_id_mu);
                 uint64_t v = g_clearkey_next++;
                 pthread_mutex_unlock(&g_id_mu);
-                snprintf(s->id, sizeof s->id, "%llu", (unsigned long long)v);
-                if (!rc_session_id_in_use(s->ks, s->id) && !rc_record_exists(s->ks, s->id)) break;
+                snprintf(id, sizeof id, "%llu", (unsigned long long)v);
+                if (rc_record_exists(s->ks, id)) continue;
+                break;
             }
-            break;
-        case KS_WIDEVINE:
-            rc_random(r, sizeof r);
-            rc_hex(r, sizeof r, s->id);
-            break;
-        default:
-            rc_random(r, sizeof r);
-            rc_b64_encode(r, sizeof r, s->id, sizeof s->id, 0, 1);
-            break;
+            case KS_WIDEVINE:
+                rc_random(r, sizeof r);
+                rc_hex(r, sizeof r, id);
+                break;
+            default:
+                rc_random(r, sizeof r);
+                rc_b64_encode(r, sizeof r, id, sizeof id, 0, 1);
+                break;
+        }
+        if (rc_session_claim_id(s, id) == 0) return;
     }
 }
 
@@ -332,9 +335,10 @@ OpenCDMError rc_ks_construct(struct OpenCDMSession* s, const char* type, const u
     if (!strcmp(type, PERSISTENT_ID_TYPE) && (s->ks == KS_CLEARKEY || s->ks == KS_WIDEVINE)) {
         if (s->ltype != PersistentLicense || !valid_persisted_id(init, init_len))
             return ERROR_INVALID_ARG;
-        memcpy(s->id, init, init_len);
-        s->id[init_len] = '\0';
-        if (rc_session_id_in_use(s->ks, s->id)) return ERROR_INVALID_ARG; /* already loaded */
+        char id[RC_MAX_ID + 1];
+        memcpy(id, init, init_len);
+        id[init_len] = '\0';
+        if (rc_session_claim_id(s, id)) return ERROR_INVALID_ARG; /* already loaded */
         s->loadable = 1;
         return ERROR_NONE;
     }

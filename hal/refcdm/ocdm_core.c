@@ -238,16 +238,19 @@ OpenCDMError opencdm_construct_session(struct OpenCDMSystem* system, const Licen
         memcpy(s->cdm_data, CDMData, CDMDataLength);
         s->cdm_data_len = CDMDataLength;
     }
+    /* Registered (and locked) before anything is queued: a callback that arrives while construct
+     * is still running must find a valid session. */
     pthread_mutex_lock(&s->mu);
+    rc_registry_add_session(s);
     OpenCDMError rc =
         rc_ks_construct(s, initDataType ? initDataType : "", initData, initDataLength);
     pthread_mutex_unlock(&s->mu);
     if (rc != ERROR_NONE) {
-        /* Nothing was queued on failure: free directly. */
-        rc_session_free(s);
+        /* Nothing was queued on failure: unregister and free. */
+        rc_session_release(s);
+        rc_session_destruct(s);
         return rc;
     }
-    rc_registry_add_session(s);
     pthread_mutex_lock(&g_lock);
     if (rc_system_registered_locked(system)) system->sessions_created++;
     pthread_mutex_unlock(&g_lock);

@@ -234,7 +234,8 @@ int rc_system_valid(const struct OpenCDMSystem* sys); /* takes g_lock */
 int rc_system_registered_locked(const struct OpenCDMSystem* sys);
 /* Finds a live session by key system (NULL = any) and id; returns it acquired or NULL. */
 struct OpenCDMSession* rc_session_find(const char* id);
-int rc_session_id_in_use(rc_ks ks, const char* id); /* takes g_lock */
+/* Sets s->id (under g_lock) unless another live session of the key system has it: 0 or -1. */
+int rc_session_claim_id(struct OpenCDMSession* s, const char* id);
 void rc_registry_add_session(struct OpenCDMSession* s);
 void rc_registry_add_system(struct OpenCDMSystem* sys);
 int rc_registry_remove_system(struct OpenCDMSystem* sys); /* 0, or -1 if not registered */

@@ -8,6 +8,7 @@
  * memory is freed only when both are zero.
  */
 #define _POSIX_C_SOURCE 200809L /* strict -std=c11: expose POSIX declarations */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,7 +100,7 @@ struct OpenCDMSession* rc_session_find(const char* id) {
     struct OpenCDMSession* s = NULL;
     pthread_mutex_lock(&g_lock);
     for (struct OpenCDMSession* it = g_sessions; it; it = it->next) {
-        if (!strcmp(it->id, id)) {
+        if (it->id[0] && !strcmp(it->id, id)) {
             s = it;
             s->refs++;
             break;
@@ -109,13 +110,14 @@ struct OpenCDMSession* rc_session_find(const char* id) {
     return s;
 }
 
-int rc_session_id_in_use(rc_ks ks, const char* id) {
-    int used = 0;
+int rc_session_claim_id(struct OpenCDMSession* s, const char* id) {
+    int rc = 0;
     pthread_mutex_lock(&g_lock);
     for (struct OpenCDMSession* it = g_sessions; it; it = it->next)
-        if (it->ks == ks && !strcmp(it->id, id)) used = 1;
+        if (it != s && it->ks == s->ks && !strcmp(it->id, id)) rc = -1;
+    if (rc == 0) snprintf(s->id, sizeof s->id, "%s", id);
     pthread_mutex_unlock(&g_lock);
-    return used;
+    return rc;
 }
 
 void rc_session_free(struct OpenCDMSession* s) {

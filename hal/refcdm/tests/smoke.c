@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "drmkit/open_cdm.h"
@@ -405,14 +406,38 @@ static void test_persistent(void) {
 }
 
 static void test_widevine(void) {
-    /* real WPT init data (castlabs-packaged "mp4-basic"): the Widevine PSSH box */
-    static const char* pssh_hex =
-        "000000717073736800000000edef8ba979d64acea3c827dcd51d21ed0000005108011210ad13f9ea2be698b8"
-        "75f504a8e3ccea641a08636173746c616273222865794a6863334e6c64456c6b496a6f695a57316c4c58526c"
-        "6333517463326c755a32786c496e303d320764656661756c74";
-    uint8_t pssh[113];
-    size_t total = strlen(pssh_hex) / 2;
-    unhex(pssh_hex, pssh);
+    /* a Widevine PSSH (v0) whose WidevinePsshData has key_ids (twice: deduped) and a provider */
+    uint8_t pssh[128];
+    uint8_t data[64];
+    size_t dl = 0;
+    data[dl++] = 0x08; data[dl++] = 0x01;                 /* algorithm = 1 */
+    for (int rep = 0; rep < 2; rep++) {
+        data[dl++] = 0x12; data[dl++] = 0x10;             /* key_ids, 16 bytes */
+        unhex("ad13f9ea2be698b875f504a8e3ccea64", data + dl);
+        dl += 16;
+    }
+    data[dl++] = 0x1a; data[dl++] = 0x06;                 /* provider */
+    memcpy(data + dl, "drmkit", 6);
+    dl += 6;
+    data[dl++] = 0x48; data[dl++] = 0xe3; data[dl++] = 0xdc; data[dl++] = 0x95; data[dl++] = 0x9b;
+    data[dl++] = 0x06;                                    /* protection_scheme = 'cenc' */
+    size_t total = 32 + dl;
+    memset(pssh, 0, 32);
+    pssh[3] = (uint8_t)total;
+    memcpy(pssh + 4, "pssh", 4);
+    unhex("edef8ba979d64acea3c827dcd51d21ed", pssh + 12);
+    pssh[31] = (uint8_t)dl;
+    memcpy(pssh + 32, data, dl);
+    /* a box whose size lies is rejected */
+    {
+        struct OpenCDMSystem* wsys = opencdm_create_system("com.widevine.alpha");
+        struct OpenCDMSession* bad = NULL;
+        pssh[3] = (uint8_t)(total + 1);
+        CHECK(opencdm_construct_session(wsys, Temporary, "cenc", pssh, (uint16_t)total, NULL, 0,
+                                        &CBS, NULL, &bad) == ERROR_INVALID_ARG && bad == NULL);
+        pssh[3] = (uint8_t)total;
+        opencdm_destruct_system(wsys);
+    }
     rec_t r;
     rec_init(&r);
     struct OpenCDMSystem* sys = opencdm_create_system("com.widevine.alpha");
@@ -422,7 +447,8 @@ static void test_widevine(void) {
     CHECK(r.challenges == 1); /* before construct returned */
     CHECK(strncmp(r.challenge, "0:Type:", 7) == 0);
     CHECK(strstr(r.challenge, "ad13f9ea2be698b875f504a8e3ccea64") != NULL);
-    CHECK(strstr(r.challenge, "castlabs") != NULL);
+    CHECK(strstr(r.challenge, "\"provider\":\"drmkit\"") != NULL);
+    CHECK(strstr(r.challenge, "\"protection_scheme\":\"cenc\"") != NULL);
     char lic[512];
     snprintf(lic, sizeof lic,
              "{\"drmkit_test_license\":1,\"key_system\":\"com.widevine.alpha\",\"session_id\":\"%s\","
@@ -457,6 +483,270 @@ static void test_widevine(void) {
     CHECK(opencdm_destruct_session(s) == ERROR_NONE);
     CHECK(opencdm_destruct_system(sys) == ERROR_NONE);
     rec_free(&r);
+    expect_stats_zero();
+}
+
+
+/* PRO with a v4.3 WRMHEADER (UTF-16LE) naming `kid` (CENC order) and an escaped LA_URL. */
+static size_t make_pro(const uint8_t kid[16], uint8_t* out, size_t cap) {
+    static const int swap[16] = {3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15};
+    uint8_t le[16];
+    for (int i = 0; i < 16; i++) le[i] = kid[swap[i]];
+    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char b64[32];
+    size_t o = 0;
+    for (size_t i = 0; i < 16; i += 3) {
+        uint32_t v = (uint32_t)le[i] << 16 | (i + 1 < 16 ? (uint32_t)le[i + 1] << 8 : 0) |
+                     (i + 2 < 16 ? le[i + 2] : 0);
+        b64[o++] = a[v >> 18];
+        b64[o++] = a[(v >> 12) & 63];
+        b64[o++] = i + 1 < 16 ? a[(v >> 6) & 63] : '=';
+        b64[o++] = i + 2 < 16 ? a[v & 63] : '=';
+    }
+    b64[o] = 0;
+    char xml[1024];
+    snprintf(xml, sizeof xml,
+             "<WRMHEADER xmlns=\"http://schemas.microsoft.com/DRM/2007/03/PlayReadyHeader\" "
+             "version=\"4.3.0.0\"><DATA><PROTECTINFO><KIDS><KID ALGID=\"AESCTR\" VALUE=\"%s\">"
+             "</KID></KIDS></PROTECTINFO><LA_URL>http://pr.test/rm?a=1&amp;b=2</LA_URL></DATA>"
+             "</WRMHEADER>",
+             b64);
+    size_t xl = strlen(xml);
+    size_t rec = 2 * xl, total = 6 + 4 + rec;
+    if (total > cap) return 0;
+    out[0] = (uint8_t)total; out[1] = (uint8_t)(total >> 8); out[2] = 0; out[3] = 0;
+    out[4] = 1; out[5] = 0;
+    out[6] = 1; out[7] = 0; out[8] = (uint8_t)rec; out[9] = (uint8_t)(rec >> 8);
+    for (size_t i = 0; i < xl; i++) {
+        out[10 + 2 * i] = (uint8_t)xml[i];
+        out[11 + 2 * i] = 0;
+    }
+    return total;
+}
+
+static void test_legacy_playready(void) {
+    uint8_t kid[16], key[16], pro[2048];
+    unhex(KID_HEX, kid);
+    unhex(KEY_HEX, key);
+    size_t pl = make_pro(kid, pro, sizeof pro);
+    rec_t r;
+    rec_init(&r);
+    struct OpenCDMSystem* sys = opencdm_create_system("com.microsoft.playready");
+    struct OpenCDMSession* s = NULL;
+    const char* custom = "<custom>&</custom>";
+    CHECK(opencdm_construct_session(sys, Temporary, "cenc", pro, (uint16_t)pl,
+                                    (const uint8_t*)custom, (uint16_t)strlen(custom), &CBS, &r,
+                                    &s) == ERROR_NONE);
+    CHECK(r.challenges == 1);
+    CHECK(strcmp(r.url, "http://pr.test/rm?a=1&b=2") == 0);
+    CHECK(strstr(r.challenge, "<KID>" "0123456789abcdef0123456789abcdef" "</KID>") != NULL);
+    CHECK(strstr(r.challenge, "<CustomData>&lt;custom&gt;&amp;&lt;/custom&gt;</CustomData>") != NULL);
+    CHECK(strlen(opencdm_session_id(s)) == 24);
+    char lic[512];
+    snprintf(lic, sizeof lic,
+             "{\"drmkit_test_license\":1,\"key_system\":\"com.microsoft.playready\",\"session_id\":\"%s\","
+             "\"keys\":[{\"kid\":\"%s\",\"key\":\"%s\"}]}", opencdm_session_id(s), KID_HEX, KEY_HEX);
+    CHECK(opencdm_session_update(s, (const uint8_t*)lic, (uint16_t)strlen(lic)) == ERROR_NONE);
+    CHECK(r.key_updates == 1 && r.keys_updated == 1);
+    /* the GUID byte-swapped form of the kid matches too */
+    static const int swap[16] = {3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15};
+    uint8_t swapped[16];
+    for (int i = 0; i < 16; i++) swapped[i] = kid[swap[i]];
+    CHECK(opencdm_session_status(s, swapped, 16) == Usable);
+    uint8_t buf[16], pt[16], iv[16];
+    unhex("874d6191b620e3261bef6864990db6ce", buf);
+    unhex("6bc1bee22e409f96e93d7e117393172a", pt);
+    unhex("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff", iv);
+    EncryptionPattern none = {0, 0};
+    CHECK(opencdm_session_decrypt(s, buf, 16, AesCtr_Cenc, none, iv, 16, swapped, 16, 0) ==
+          ERROR_NONE);
+    CHECK(memcmp(buf, pt, 16) == 0);
+    CHECK(opencdm_destruct_session(s) == ERROR_NONE);
+    CHECK(opencdm_destruct_system(sys) == ERROR_NONE);
+    rec_free(&r);
+    expect_stats_zero();
+}
+
+static void test_netflix(void) {
+    char dir[] = "/tmp/refcdm-smoke-nf-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char cfg[256], reply[512];
+    uint32_t size = sizeof reply;
+    snprintf(cfg, sizeof cfg, "{\"store_dir\":\"%s\"}", dir);
+    CHECK(drmkit_refcdm_configure(cfg, reply, &size) == 0);
+
+    uint8_t kid[16], key[16], pro[2048];
+    unhex(KID_HEX, kid);
+    unhex(KEY_HEX, key);
+    size_t pl = make_pro(kid, pro, sizeof pro);
+    rec_t r;
+    rec_init(&r);
+    struct OpenCDMSystem* sys = opencdm_create_system("com.netflix.playready");
+    struct OpenCDMSession* s = NULL;
+    CHECK(opencdm_construct_session(sys, Temporary, "", NULL, 0, NULL, 0, &CBS, &r, &s) ==
+          ERROR_NONE);
+    uint32_t cs = 0;
+    CHECK(opencdm_session_get_challenge_data(s, NULL, &cs, 0) == ERROR_INVALID_ARG); /* no header */
+    CHECK(opencdm_session_set_drm_header(s, (const uint8_t*)"garbage", 7) == ERROR_INVALID_ARG);
+    CHECK(opencdm_session_set_drm_header(s, pro, (uint32_t)pl) == ERROR_NONE);
+    CHECK(r.challenges == 0);
+    CHECK(opencdm_session_get_challenge_data(s, NULL, &cs, 1) == ERROR_NONE && cs > 100);
+    uint8_t* c1 = malloc(cs);
+    uint8_t* c2 = malloc(cs);
+    uint32_t small = 10;
+    CHECK(opencdm_session_get_challenge_data(s, c1, &small, 1) == ERROR_BUFFER_TOO_SMALL &&
+          small == cs);
+    uint32_t got = cs;
+    CHECK(opencdm_session_get_challenge_data(s, c1, &got, 1) == ERROR_NONE && got == cs);
+    got = cs;
+    CHECK(opencdm_session_get_challenge_data(s, c2, &got, 1) == ERROR_NONE && !memcmp(c1, c2, cs));
+    free(c1);
+    free(c2);
+    CHECK(opencdm_session_cancel_challenge_data(s) == ERROR_NONE);
+
+    char lic[512];
+    snprintf(lic, sizeof lic,
+             "{\"drmkit_test_license\":1,\"key_system\":\"com.netflix.playready\",\"session_id\":\"%s\","
+             "\"keys\":[{\"kid\":\"%s\",\"key\":\"%s\"}]}", opencdm_session_id(s), KID_HEX, KEY_HEX);
+    uint8_t ssid[16] = {0}, zero[16] = {0};
+    CHECK(opencdm_session_store_license_data(s, (const uint8_t*)lic, (uint32_t)strlen(lic), ssid) ==
+          ERROR_NONE);
+    CHECK(memcmp(ssid, zero, 16) != 0);
+    CHECK(r.key_updates == 1 && r.keys_updated == 1);
+
+    /* decrypt needs a bound context */
+    uint8_t buf[48], plain[48], iv[16] = {0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7,
+                                          0, 0, 0, 0, 0, 0, 0, 2};
+    for (int i = 0; i < 48; i++) plain[i] = (uint8_t)i;
+    EncryptionPattern none = {0, 0};
+    CHECK(opencdm_session_decrypt(s, buf, 48, AesCtr_Cenc, none, iv, 16, NULL, 0, 1) ==
+          ERROR_UNKNOWN);
+    CHECK(opencdm_session_select_key_id(s, 16, kid) == ERROR_NONE);
+    CHECK(r.challenges == 1 && strcmp(r.url, "properties") == 0);
+    CHECK(r.challenge_len == strlen(r.challenge) + 1); /* NUL included */
+    struct PlayLevels lv;
+    CHECK(opencdm_system_ext_get_properties(&lv, r.challenge) == ERROR_NONE);
+    CHECK(lv._compressedDigitalVideoLevel == 400 && lv._analogVideoLevel == 150);
+    CHECK(opencdm_session_select_key_id(s, 16, kid) == ERROR_NONE);
+    CHECK(r.challenges == 1); /* only once */
+
+    /* counter context {LE64 iv, LE64 block offset, byte offset} == CENC counter block + offset */
+    uint8_t ctx[17];
+    for (int i = 0; i < 8; i++) {
+        ctx[i] = iv[7 - i];
+        ctx[8 + i] = iv[15 - i];
+    }
+    ctx[16] = 5;
+    uint8_t tmp[64];
+    memset(tmp, 0, sizeof tmp);
+    memcpy(tmp + 5, plain, 48);
+    SubSampleInfo all = {0, 53};
+    ref_cenc(key, iv, tmp, &all, 1); /* keystream from the block start; we use bytes 5.. */
+    memcpy(buf, tmp + 5, 48);
+    CHECK(opencdm_session_decrypt(s, buf, 48, AesCtr_Cenc, none, ctx, 17, NULL, 0, 1) == ERROR_NONE);
+    CHECK(memcmp(buf, plain, 48) == 0);
+    CHECK(opencdm_session_clean_decrypt_context(s) == ERROR_NONE);
+    CHECK(opencdm_session_decrypt(s, buf, 48, AesCtr_Cenc, none, ctx, 17, NULL, 0, 1) ==
+          ERROR_UNKNOWN);
+
+    /* secure stops and store hashes */
+    uint32_t count = 0;
+    uint8_t ids[16 * 8];
+    CHECK(opencdm_system_ext_get_secure_stop_ids(sys, ids, sizeof ids, &count) == ERROR_NONE);
+    CHECK(count == 1 && memcmp(ids, ssid, 16) == 0);
+    uint16_t raw = 0;
+    CHECK(opencdm_system_ext_get_secure_stop(sys, ssid, 16, NULL, &raw) == ERROR_NONE && raw > 0);
+    CHECK(opencdm_system_ext_commit_secure_stop(sys, ssid, 16, (const uint8_t*)"ok", 2) == ERROR_NONE);
+    CHECK(opencdm_system_ext_get_secure_stop_ids(sys, ids, sizeof ids, &count) == ERROR_NONE &&
+          count == 0);
+    uint8_t h1[64], h2[64];
+    CHECK(opencdm_get_secure_store_hash_ext(sys, h1, 32) == ERROR_BUFFER_TOO_SMALL);
+    CHECK(opencdm_get_secure_store_hash_ext(sys, h1, 64) == ERROR_NONE);
+    CHECK(opencdm_get_key_store_hash_ext(sys, h2, 64) == ERROR_NONE && !memcmp(h1, h2, 64));
+    CHECK(opencdm_delete_secure_store(sys) == ERROR_NONE);
+    CHECK(opencdm_get_secure_store_hash_ext(sys, h2, 64) == ERROR_NONE && memcmp(h1, h2, 32));
+    uint32_t ldl = 0;
+    CHECK(opencdm_system_ext_get_ldl_session_limit(sys, &ldl) == ERROR_NONE && ldl > 0);
+    uint64_t t = 0;
+    CHECK(opencdm_system_get_drm_time(sys, &t) == ERROR_NONE && t > 1000000000u);
+
+    /* extension calls on a ClearKey session/system are refused, not crashes */
+    struct OpenCDMSystem* ck = opencdm_create_system("org.w3.clearkey");
+    rec_t r2;
+    rec_init(&r2);
+    struct OpenCDMSession* cks = clearkey_session(ck, &r2, Temporary);
+    CHECK(opencdm_session_select_key_id(cks, 16, kid) == ERROR_METHOD_NOT_IMPLEMENTED);
+    CHECK(opencdm_session_get_challenge_data(cks, NULL, &cs, 0) == ERROR_METHOD_NOT_IMPLEMENTED);
+    CHECK(opencdm_system_ext_get_ldl_session_limit(ck, &ldl) == ERROR_METHOD_NOT_IMPLEMENTED);
+    CHECK(opencdm_destruct_session(cks) == ERROR_NONE);
+    CHECK(opencdm_destruct_system(ck) == ERROR_NONE);
+    rec_free(&r2);
+
+    CHECK(opencdm_destruct_session(s) == ERROR_NONE);
+    CHECK(opencdm_destruct_system(sys) == ERROR_NONE);
+    rec_free(&r);
+    rmdir(dir);
+    size = sizeof reply;
+    CHECK(drmkit_refcdm_configure("{\"store_dir\":\"\"}", reply, &size) == 0);
+    expect_stats_zero();
+}
+
+/* ---- threads --------------------------------------------------------------------------------- */
+
+static struct OpenCDMSystem* g_sys;
+
+static void cb_destruct_self(struct OpenCDMSession* s, void* ud, const char url[],
+                             const uint8_t c[], const uint16_t len) {
+    (void)url;
+    (void)c;
+    (void)len;
+    (void)ud;
+    CHECK(opencdm_destruct_session(s) == ERROR_NONE); /* from the worker: must not deadlock */
+}
+
+static void* worker_thread(void* arg) {
+    (void)arg;
+    rec_t r;
+    rec_init(&r);
+    uint8_t kid[16], key[16];
+    unhex(KID_HEX, kid);
+    unhex(KEY_HEX, key);
+    char lic[512];
+    license_for(KEY_HEX, lic, sizeof lic);
+    uint8_t* buf = malloc(4096);
+    EncryptionPattern none = {0, 0};
+    for (int i = 0; i < 30; i++) {
+        struct OpenCDMSession* s = clearkey_session(g_sys, &r, Temporary);
+        CHECK(opencdm_session_update(s, (const uint8_t*)lic, (uint16_t)strlen(lic)) == ERROR_NONE);
+        for (int k = 0; k < 20; k++)
+            CHECK(opencdm_session_decrypt(s, buf, 4096, AesCtr_Cenc, none, NULL, 0, kid, 16, 0) ==
+                  ERROR_NONE);
+        CHECK(opencdm_destruct_session(s) == ERROR_NONE);
+    }
+    free(buf);
+    rec_free(&r);
+    return NULL;
+}
+
+static void test_threads(void) {
+    g_sys = opencdm_create_system("org.w3.clearkey");
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, worker_thread, NULL);
+    for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+    /* a session destructed by its own callback */
+    OpenCDMSessionCallbacks self = {cb_destruct_self, NULL, NULL, NULL};
+    uint8_t kid[16];
+    unhex(KID_HEX, kid);
+    struct OpenCDMSession* s = NULL;
+    CHECK(opencdm_construct_session(g_sys, Temporary, "webm", kid, 16, NULL, 0, &self, NULL, &s) ==
+          ERROR_NONE);
+    char reply[128];
+    for (int i = 0; i < 200; i++) { /* wait for the challenge (and with it the destruct) */
+        CHECK(control("{\"op\":\"stats\"}", reply, sizeof reply) == 0);
+        if (strstr(reply, "\"sessions\":0")) break;
+        nanosleep(&(struct timespec){0, 5000000L}, NULL);
+    }
+    CHECK(opencdm_destruct_system(g_sys) == ERROR_NONE);
     expect_stats_zero();
 }
 
@@ -506,7 +796,10 @@ int main(void) {
     test_clearkey();
     test_persistent();
     test_widevine();
+    test_legacy_playready();
+    test_netflix();
     test_injection_and_destruct();
+    test_threads();
     opencdm_dispose();
     if (failures) {
         fprintf(stderr, "smoke: %d check(s) failed\n", failures);
