@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from drmkit.cli import (  # noqa: F401
     decrypt_cmd,
+    demo_cmd,
     inspect_cmd,
     keys_cmd,
     license_server_cmd,
