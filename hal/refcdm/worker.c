@@ -234,6 +234,40 @@ void rc_worker_maybe_stop(void) {
     if (systems == 0 && sessions == 0) rc_worker_stop();
 }
 
+/* fork(): the child has no worker thread. Take the locks across fork so the child does not
+ * inherit them held, then reset the worker state there and drop the parent's queued callbacks
+ * (and fences, whose waiters do not exist in the child); the next callback starts a new worker. */
+static void atfork_prepare(void) {
+    pthread_mutex_lock(&g_stop_mu);
+    pthread_mutex_lock(&g_lock);
+}
+
+static void atfork_parent(void) {
+    pthread_mutex_unlock(&g_lock);
+    pthread_mutex_unlock(&g_stop_mu);
+}
+
+static void atfork_child(void) {
+    rc_job* j = q_head;
+    while (j) {
+        rc_job* next = j->next;
+        if (j->s) j->s->refs--;
+        job_free(j);
+        j = next;
+    }
+    q_head = q_tail = NULL;
+    q_pending = 0;
+    g_running = 0;
+    g_stopping = 0;
+    tl_worker = 0;
+    pthread_mutex_unlock(&g_lock);
+    pthread_mutex_unlock(&g_stop_mu);
+}
+
+__attribute__((constructor)) static void rc_load(void) {
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
 /* The library may be dlclose()d: never leave a thread running unmapped code. */
 __attribute__((destructor)) static void rc_unload(void) {
     rc_worker_stop();

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "drmkit/open_cdm.h"
@@ -750,6 +751,33 @@ static void test_threads(void) {
     expect_stats_zero();
 }
 
+/* The worker thread does not survive fork(): the child must get a fresh one. */
+static void test_fork(void) {
+    struct OpenCDMSystem* sys = opencdm_create_system("org.w3.clearkey");
+    rec_t r;
+    rec_init(&r);
+    struct OpenCDMSession* s = clearkey_session(sys, &r, Temporary);
+    wait_challenges(&r, 1);
+    pid_t pid = fork();
+    if (pid == 0) {
+        rec_t rc;
+        rec_init(&rc);
+        struct OpenCDMSession* cs = clearkey_session(sys, &rc, Temporary);
+        char lic[512];
+        license_for(KEY_HEX, lic, sizeof lic);
+        int ok = opencdm_session_update(cs, (const uint8_t*)lic, (uint16_t)strlen(lic)) == 0 &&
+                 rc.keys_updated == 1;
+        _exit(ok ? 0 : 3);
+    }
+    int status = 0;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(opencdm_destruct_session(s) == ERROR_NONE);
+    CHECK(opencdm_destruct_system(sys) == ERROR_NONE);
+    rec_free(&r);
+    expect_stats_zero();
+}
+
 static void test_injection_and_destruct(void) {
     char reply[256];
     CHECK(control("{\"op\":\"inject\",\"key_system\":\"*\",\"operation\":\"update\","
@@ -800,6 +828,7 @@ int main(void) {
     test_netflix();
     test_injection_and_destruct();
     test_threads();
+    test_fork();
     opencdm_dispose();
     if (failures) {
         fprintf(stderr, "smoke: %d check(s) failed\n", failures);
