@@ -2,7 +2,8 @@
 
 Every OCDM call on a system or session enters the guard (refused once destruct has begun, and from
 inside a CDM callback); destruct waits until the calls in flight have left, so the C object is
-never freed under a running call.
+never freed under a running call. The call path takes one uncontended lock twice and wakes nobody
+unless a destruct is waiting.
 """
 
 from __future__ import annotations
@@ -23,14 +24,21 @@ class State(Enum):
     DESTRUCTED = "destructed"
 
 
+_LIVE = State.LIVE
+_DESTRUCTING = State.DESTRUCTING
+_DESTRUCTED = State.DESTRUCTED
+
+
 class LifetimeGuard:
     """Counts calls in flight on one C object and serialises its destruction."""
 
-    __slots__ = ("_cond", "_inflight", "_what", "state")
+    __slots__ = ("_done", "_drained", "_inflight", "_lock", "_what", "state")
 
     def __init__(self, what: str, state: State = State.LIVE) -> None:
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
         self._inflight = 0
+        self._drained: threading.Event | None = None  # set while a destruct waits
+        self._done = threading.Event()
         self._what = what
         self.state = state
 
@@ -38,37 +46,55 @@ class LifetimeGuard:
         """Start a call; raise ``HalError`` if the object is being or has been destructed."""
         if callback_state.active:
             raise HalError(f"OCDM call on {self._what} from inside a CDM callback is not allowed")
-        with self._cond:
-            if self.state is not State.LIVE:
-                raise HalError(f"{self._what} is {self.state.value}")
+        # Explicit acquire/release: measurably cheaper than `with` on the decrypt hot path, and
+        # nothing between them can raise.
+        lock = self._lock
+        lock.acquire()
+        if self.state is _LIVE:
             self._inflight += 1
+            lock.release()
+            return
+        state = self.state
+        lock.release()
+        raise HalError(f"{self._what} is {state.value}")
 
     def leave(self) -> None:
         """End a call started with ``enter``."""
-        with self._cond:
-            self._inflight -= 1
-            if self._inflight == 0:
-                self._cond.notify_all()
+        lock = self._lock
+        lock.acquire()
+        self._inflight -= 1
+        if self._inflight == 0 and self._drained is not None:
+            self._drained.set()
+        lock.release()
 
     def begin_destruct(self) -> bool:
         """Move to DESTRUCTING once no call is in flight; False if another destruct ran already."""
         if callback_state.active:
             raise HalError(f"destruct of {self._what} from inside a CDM callback is not allowed")
-        with self._cond:
-            if self.state in (State.DESTRUCTING, State.DESTRUCTED):
-                self._cond.wait_for(lambda: self.state is State.DESTRUCTED)
-                return False
-            self.state = State.DESTRUCTING
-            self._cond.wait_for(lambda: self._inflight == 0)
-            return True
+        with self._lock:
+            if self.state is _DESTRUCTING or self.state is _DESTRUCTED:
+                first = False
+            else:
+                first = True
+                self.state = _DESTRUCTING
+                drained = None
+                if self._inflight:
+                    drained = self._drained = threading.Event()
+        if not first:
+            self._done.wait()
+            return False
+        if drained is not None:
+            drained.wait()
+        return True
 
     def end_destruct(self) -> None:
         """Mark the object destructed and wake concurrent destructors."""
-        with self._cond:
-            self.state = State.DESTRUCTED
-            self._cond.notify_all()
+        with self._lock:
+            self.state = _DESTRUCTED
+            self._drained = None
+        self._done.set()
 
     def set_live(self) -> None:
         """Mark a constructed object usable."""
-        with self._cond:
-            self.state = State.LIVE
+        with self._lock:
+            self.state = _LIVE
