@@ -27,6 +27,7 @@ MAIN_STEPS = [
     "update session with license",
     "decrypt samples through the CDM",
     "verify samples byte for byte",
+    "decrypt a real MP4 (FFmpeg cenc)",
 ]
 CLEANUP_STEPS = ["close and release session", "destroy MediaKeys", "stop license server"]
 

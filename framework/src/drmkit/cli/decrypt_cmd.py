@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
+import re
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -19,7 +22,6 @@ from rich.progress import (
 
 from drmkit.cli import app
 from drmkit.errors import DrmError
-from drmkit.license_server.keyids import parse_key_bytes
 from drmkit.media import MediaError, MediaFormatError
 from drmkit.media.decrypt import DecryptSummary, ProgressCallback, decrypt_to_file
 from drmkit.media.source import InputSpan, MediaInput
@@ -36,12 +38,26 @@ def _fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+def parse_key_bytes(text: str, what: str) -> bytes:
+    """Parse 16 bytes given as 32 hex digits, a UUID, or base64url (padding optional)."""
+    compact = text.strip().replace("-", "") if len(text.strip()) == 36 else text.strip()
+    if re.fullmatch(r"[0-9a-fA-F]{32}", compact):
+        return bytes.fromhex(compact)
+    try:
+        raw = base64.urlsafe_b64decode(compact + "=" * (-len(compact) % 4))
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != 16 or not compact.isascii():
+        raise ValueError(f"{what} {text!r} is neither 32 hex digits nor base64url of 16 bytes")
+    return raw
+
+
 def parse_key_option(text: str) -> tuple[bytes, bytes]:
     """Parse ``KID:KEY`` (each 32 hex digits, a UUID, or base64url of 16 bytes)."""
     kid, sep, key = text.partition(":")
     if not sep:
         raise ValueError(f"--key {text!r} is not KID:KEY")
-    return parse_key_bytes(kid, what="key id"), parse_key_bytes(key, what="key")
+    return parse_key_bytes(kid, "key id"), parse_key_bytes(key, "key")
 
 
 @app.command("decrypt")

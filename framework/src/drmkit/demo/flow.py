@@ -299,6 +299,14 @@ async def stop_license_server(ctx: DemoContext) -> str:
     return "stopped"
 
 
+async def decrypt_real_mp4(ctx: DemoContext) -> str:
+    """Decrypt a real MP4 (PyAV H.264, FFmpeg cenc under the demo's key) through the session."""
+    from drmkit.media.demo import decrypt_real_mp4 as run_mp4_step
+
+    assert ctx.session is not None
+    return await run_mp4_step(ctx.session, ctx.kid, ctx.key)
+
+
 def demo_steps() -> list[Step[DemoContext]]:
     """Return the demo's steps in order (insert more here, e.g. decrypting a real file)."""
     return [
@@ -312,6 +320,7 @@ def demo_steps() -> list[Step[DemoContext]]:
         Step("update session with license", update_session),
         Step("decrypt samples through the CDM", decrypt_samples),
         Step("verify samples byte for byte", verify_samples),
+        Step("decrypt a real MP4 (FFmpeg cenc)", decrypt_real_mp4),
         Step("close and release session", close_session, cleanup=True),
         Step("destroy MediaKeys", destroy_media_keys, cleanup=True),
         Step("stop license server", stop_license_server, cleanup=True),

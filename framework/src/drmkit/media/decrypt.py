@@ -31,8 +31,9 @@ if TYPE_CHECKING:
     from drmkit.core import KeySession, MediaKeys, MediaKeysFactory
 
 CLEARKEY = "org.w3.clearkey"
-#: Decrypts submitted ahead of the one being awaited, to keep the session's worker busy.
-PIPELINE_DEPTH = 64
+#: Decrypts queued ahead of the one awaited: the session's serial executor starts the next
+#: queued job as soon as one finishes, saving a loop round trip per sample.
+PIPELINE_DEPTH = 16
 
 #: Called with the number of bytes just decrypted (drives a progress bar).
 ProgressCallback = Callable[[int], None]
