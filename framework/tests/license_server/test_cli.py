@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import selectors
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import structlog
+from drmkit.cli import _register_commands, app
 from drmkit.license_server.keyids import b64url_encode
+from typer.testing import CliRunner, Result
 
 DRMKIT = str(Path(sys.executable).with_name("drmkit"))
 KID = "fb8f5f0b-4c8e-4c2b-9f7a-1d2e3c4b5a69"
@@ -21,55 +26,80 @@ KID_HEX = KID.replace("-", "")
 KEY_B64 = b64url_encode(bytes.fromhex("00112233445566778899aabbccddeeff"))
 
 
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """In-process commands configure logging; put the test process's back afterwards."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.reset_defaults()
+
+
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DRMKIT_")}
-    env["DRMKIT_STATE_DIR"] = str(tmp_path / "state")
-    env["COLUMNS"] = "200"
-    return env
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A clean environment for both in-process runs and real processes."""
+    for name in list(os.environ):
+        if name.startswith("DRMKIT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("DRMKIT_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.chdir(tmp_path)
+    return dict(os.environ)
 
 
 def drmkit(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [DRMKIT, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    """Run the installed ``drmkit`` console script as a real process."""
+    return subprocess.run([DRMKIT, *args], env=env, capture_output=True, text=True, timeout=60)
 
 
-def test_keys_add_list_remove_round_trip(env: dict[str, str], tmp_path: Path) -> None:
+def cli(*args: str) -> Result:
+    """Run a command in this process (same code path as the console script, faster)."""
+    _register_commands()
+    return CliRunner().invoke(app, list(args))
+
+
+def test_keys_add_and_list_as_real_processes(env: dict[str, str], tmp_path: Path) -> None:
     added = drmkit(env, "keys", "add", KID, KEY_B64, "--label", "movie")
     assert added.returncode == 0, added.stderr
     assert KID_HEX in added.stdout
     assert (tmp_path / "state" / "license-server" / "keys.sqlite3").is_file()
-
     listed = drmkit(env, "keys", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     [entry] = json.loads(listed.stdout)
-    assert entry["kid"] == KID_HEX
-    assert entry["key"] == "00112233445566778899aabbccddeeff"
-    assert entry["label"] == "movie"
+    assert (entry["kid"], entry["key"], entry["label"]) == (
+        KID_HEX,
+        "00112233445566778899aabbccddeeff",
+        "movie",
+    )
 
-    table = drmkit(env, "keys", "list")
-    assert table.returncode == 0
+
+def test_keys_add_list_remove_round_trip(env: dict[str, str]) -> None:
+    added = cli("keys", "add", KID, KEY_B64, "--label", "movie")
+    assert added.exit_code == 0, added.output
+    [entry] = json.loads(cli("keys", "list", "--json").stdout)
+    assert entry["kid"] == KID_HEX and entry["kid_b64url"] == b64url_encode(bytes.fromhex(KID_HEX))
+
+    table = cli("keys", "list")
+    assert table.exit_code == 0
     assert KID_HEX in table.stdout
     assert "00112233445566778899aabbccddeeff" not in table.stdout  # the table hides keys
 
-    duplicate = drmkit(env, "keys", "add", KID_HEX, KEY_B64)
-    assert duplicate.returncode == 1
+    duplicate = cli("keys", "add", KID_HEX, KEY_B64)
+    assert duplicate.exit_code == 1
     assert "already stored" in duplicate.stderr and "--replace" in duplicate.stderr
-    replaced = drmkit(env, "keys", "add", KID_HEX, "ff" * 16, "--replace")
-    assert replaced.returncode == 0, replaced.stderr
+    replaced = cli("keys", "add", KID_HEX, "ff" * 16, "--replace")
+    assert replaced.exit_code == 0, replaced.output
+    assert json.loads(cli("keys", "list", "--json").stdout)[0]["key"] == "ff" * 16
 
     # "--" ends the options: this base64url id starts with "-".
-    removed = drmkit(env, "keys", "remove", "--", b64url_encode(bytes.fromhex(KID_HEX)))
-    assert removed.returncode == 0, removed.stderr
-    again = drmkit(env, "keys", "remove", KID_HEX)
-    assert again.returncode == 1
+    removed = cli("keys", "remove", "--", b64url_encode(bytes.fromhex(KID_HEX)))
+    assert removed.exit_code == 0, removed.output
+    again = cli("keys", "remove", KID_HEX)
+    assert again.exit_code == 1
     assert "no key is stored" in again.stderr
-    assert json.loads(drmkit(env, "keys", "list", "--json").stdout) == []
+    assert json.loads(cli("keys", "list", "--json").stdout) == []
 
 
 @pytest.mark.parametrize(
@@ -81,16 +111,16 @@ def test_keys_add_list_remove_round_trip(env: dict[str, str], tmp_path: Path) ->
     ],
 )
 def test_keys_add_validates_16_bytes(env: dict[str, str], kid: str, key: str, message: str) -> None:
-    result = drmkit(env, "keys", "add", kid, key)
-    assert result.returncode == 2
+    result = cli("keys", "add", kid, key)
+    assert result.exit_code == 2
     assert message in result.stderr.replace("\n", "")
 
 
 def test_keys_generate_stores_a_random_key(env: dict[str, str]) -> None:
-    generated = drmkit(env, "keys", "generate", "--json", "--label", "g")
-    assert generated.returncode == 0, generated.stderr
+    generated = cli("keys", "generate", "--json", "--label", "g")
+    assert generated.exit_code == 0, generated.output
     made = json.loads(generated.stdout)
-    [entry] = json.loads(drmkit(env, "keys", "list", "--json").stdout)
+    [entry] = json.loads(cli("keys", "list", "--json").stdout)
     assert (entry["kid"], entry["key"], entry["label"]) == (made["kid"], made["key"], "g")
 
 
@@ -102,11 +132,22 @@ def test_missing_config_file_is_a_clear_error(env: dict[str, str], tmp_path: Pat
     assert "Traceback" not in result.stderr
 
 
-def test_invalid_setting_is_a_clear_error(env: dict[str, str]) -> None:
-    env["DRMKIT_LICENSE_SERVER__MAX_BODY_BYTES"] = "many"
-    result = drmkit(env, "keys", "list")
-    assert result.returncode == 2
+def test_invalid_setting_is_a_clear_error(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DRMKIT_LICENSE_SERVER__MAX_BODY_BYTES", "many")
+    result = cli("keys", "list")
+    assert result.exit_code == 2
     assert "invalid configuration" in result.stderr and "max_body_bytes" in result.stderr
+
+
+def test_unusable_key_store_is_a_clear_error(env: dict[str, str], tmp_path: Path) -> None:
+    store = tmp_path / "state" / "license-server" / "keys.sqlite3"
+    store.parent.mkdir(parents=True)
+    store.write_bytes(b"garbage" * 200)
+    result = cli("keys", "list")
+    assert result.exit_code == 2
+    assert "not a usable key store" in result.stderr
 
 
 def _read_listening_url(process: subprocess.Popen[str], timeout_s: float = 30) -> str:
@@ -168,6 +209,6 @@ def test_license_server_reports_a_busy_port(env: dict[str, str]) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = drmkit(env, "license-server", "--port", str(port))
-    assert result.returncode == 2
+        result = cli("license-server", "--port", str(port))
+    assert result.exit_code == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
