@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -252,3 +255,34 @@ def test_fuzzed_bodies_never_cause_a_server_error(client: httpx.Client, body: by
     response = client.post("/clearkey/license", content=body)
     assert response.status_code in (200, 400, 404), response.text
     assert "error" in response.json() or "keys" in response.json()
+
+
+def test_client_vanishing_mid_body_is_not_a_server_error(client: httpx.Client) -> None:
+    host, port = client.base_url.host, client.base_url.port
+    assert port is not None
+    with socket.create_connection((host, port), timeout=5) as raw:
+        raw.sendall(
+            b"POST /clearkey/license HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
+            + b'{"kids": ['
+        )
+    # The server is still healthy and counted the disconnect as such, not as an internal error.
+    assert client.get("/healthz").status_code == 200
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        text = client.get("/metrics").text
+        if 'outcome="client_disconnect"} 1.0' in text:
+            break
+        time.sleep(0.05)
+    assert 'outcome="client_disconnect"} 1.0' in text
+    assert 'outcome="error"' not in text
+
+
+def test_concurrent_requests_are_all_answered(client: httpx.Client) -> None:
+    body = license_request(KID_A, KID_B)
+
+    def fetch(_: int) -> int:
+        return client.post("/clearkey/license", json=body).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(fetch, range(64)))
+    assert statuses == [200] * 64

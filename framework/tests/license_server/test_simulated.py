@@ -16,8 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from drmkit.license_server.errors import LicenseServerError
 from drmkit.license_server.simulated import parse_playready_challenge, parse_widevine_challenge
 from drmkit_hal import EncryptionScheme, Hal, HalConfig, KeyStatus, LicenseType
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from .conftest import KEY_A, KEY_B, KID_A, KID_B
 
@@ -279,3 +282,60 @@ def test_parsers_read_the_documented_fields() -> None:
         "id==",
         (bytes.fromhex("0011"),),
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=400),
+        st.builds(
+            lambda n, b: f"{n}:Type:".encode() + b, st.integers(0, 3), st.binary(max_size=300)
+        ),
+        st.builds(
+            lambda doc: b"0:Type:" + json.dumps(doc).encode(),
+            st.dictionaries(
+                st.sampled_from(
+                    ["drmkit_test_challenge", "key_system", "type", "session_id", "kids"]
+                ),
+                st.one_of(
+                    st.integers(0, 2),
+                    st.text(max_size=20),
+                    st.lists(st.text(alphabet="0123456789abcdefxyz", max_size=40), max_size=3),
+                ),
+            ),
+        ),
+    )
+)
+def test_widevine_parser_fuzz_only_raises_typed_errors(body: bytes) -> None:
+    try:
+        challenge = parse_widevine_challenge(body)
+    except LicenseServerError as exc:
+        assert exc.status == 400
+        return
+    assert challenge.kids and all(1 <= len(k) <= 16 for k in challenge.kids)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=400),
+        st.builds(
+            lambda attrs, kids: (
+                f"<r><DrmkitTestRequest {attrs}>"
+                + "".join(f"<KID>{k}</KID>" for k in kids)
+                + "</DrmkitTestRequest></r>"
+            ).encode(),
+            st.sampled_from(
+                ['KeySystem="a" Type="b" SessionId="c"', 'KeySystem="a"', 'Type="x" SessionId=""']
+            ),
+            st.lists(st.text(alphabet="0123456789abcdef<>&;xz", max_size=40), max_size=3),
+        ),
+    )
+)
+def test_playready_parser_fuzz_only_raises_typed_errors(body: bytes) -> None:
+    try:
+        challenge = parse_playready_challenge(body)
+    except LicenseServerError as exc:
+        assert exc.status == 400
+        return
+    assert challenge.kids and all(1 <= len(k) <= 16 for k in challenge.kids)

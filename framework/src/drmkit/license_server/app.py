@@ -27,7 +27,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -193,6 +193,10 @@ def create_app(
             except LicenseServerError as exc:
                 outcome = exc.code
                 raise
+            except ClientDisconnect:
+                # The client went away mid-body: nobody is left to answer; not a server error.
+                outcome = "client_disconnect"
+                return Response(status_code=400)
             finally:
                 metrics.requests.labels(endpoint.key_system, endpoint.operation, outcome).inc()
                 metrics.duration.labels(endpoint.key_system, endpoint.operation).observe(
