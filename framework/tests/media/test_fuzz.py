@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 
 from drmkit.media import MediaFormatError, parse
@@ -70,3 +71,41 @@ def test_mutated_files_fail_cleanly(data: bytearray) -> None:
 @given(st.binary(max_size=512))
 def test_random_bytes_fail_cleanly(data: bytes) -> None:
     _parse_and_write(bytearray(data))
+
+
+def _initdata_seeds() -> list[bytes]:
+    import base64
+    import json
+
+    from media_support import vectors_dir
+
+    samples = json.loads((vectors_dir() / "initdata/initdata_samples.json").read_text())
+    return [base64.b64decode(s["base64"]) for s in samples]
+
+
+_INIT_SEEDS = _initdata_seeds()
+
+
+@st.composite
+def mutated_init_data(draw: st.DrawFn) -> bytes:
+    data = bytearray(draw(st.sampled_from(_INIT_SEEDS)))
+    for _ in range(draw(st.integers(1, 4))):
+        if not data:
+            break
+        pos = draw(st.integers(0, len(data) - 1))
+        if draw(st.booleans()):
+            data[pos] = draw(st.integers(0, 255))
+        else:
+            del data[pos:]
+    return bytes(data)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(mutated_init_data())
+def test_mutated_init_data_fails_cleanly(data: bytes) -> None:
+    from drmkit.media.keycheck import playready_checksums
+    from drmkit.media.pssh import describe_init_data
+
+    with contextlib.suppress(MediaFormatError):
+        describe_init_data(data)
+    playready_checksums(data)  # never raises: malformed headers give no checksums

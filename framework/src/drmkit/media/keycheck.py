@@ -80,7 +80,7 @@ def _checksums_of_header(xml: str) -> list[KeyChecksum]:
                 out.append(
                     KeyChecksum(kid, base64.b64decode(checksum), attrs.get("ALGID", "AESCTR"))
                 )
-            except binascii.Error:
+            except ValueError:  # binascii.Error or non-ASCII text
                 continue
     if out:
         return out
@@ -91,7 +91,7 @@ def _checksums_of_header(xml: str) -> list[KeyChecksum]:
     if kid is not None and fields.get("CHECKSUM"):
         try:
             checksum = base64.b64decode(fields["CHECKSUM"])
-        except binascii.Error:
+        except ValueError:  # binascii.Error or non-ASCII text
             return out
         out.append(KeyChecksum(kid, checksum, fields.get("ALGID", "AESCTR")))
     return out

@@ -92,9 +92,9 @@ def parse_pssh_boxes(data: bytes) -> list[PsshBox]:
     return out
 
 
-def _b64url_decode(text: str) -> bytes:
-    if not text.isascii():
-        raise ValueError("non-ASCII base64url")
+def _b64url_decode(text: object) -> bytes:
+    if not isinstance(text, str) or not text.isascii():
+        raise ValueError("a key id is not an ASCII base64url string")
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
