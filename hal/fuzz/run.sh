@@ -17,9 +17,11 @@ for bin in "$refcdm"/build/fuzz_*; do
     if [[ -d "$here/corpus/$name" ]]; then
         cp "$here/corpus/$name"/* "$corpus"/ 2>/dev/null || true
     fi
+    dict=()
+    [[ -f "$here/$name.dict" ]] && dict=(-dict="$here/$name.dict")
     echo "== $name (${SECONDS_EACH}s)"
     if ! (cd "$work" && "$bin" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 \
-            -print_final_stats=0 "$corpus" >"$work/$name.log" 2>&1); then
+            "${dict[@]}" -print_final_stats=0 "$corpus" >"$work/$name.log" 2>&1); then
         echo "!! $name failed:"
         tail -n 60 "$work/$name.log"
         mkdir -p "$here/../refcdm/build/fuzz-artifacts"

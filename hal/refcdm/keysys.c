@@ -296,10 +296,12 @@ static void playready_post(struct OpenCDMSession* s, const char* type) {
 
 /* ---- construct ------------------------------------------------------------------------------- */
 
+/* Session ids drmkit hands out use only these characters (decimal, hex, base64). */
+#define PERSISTED_ID_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-."
 static int valid_persisted_id(const uint8_t* d, size_t n) {
     if (n == 0 || n > RC_MAX_ID) return 0;
     for (size_t i = 0; i < n; i++)
-        if (d[i] < 0x21 || d[i] > 0x7e) return 0;
+        if (d[i] == 0 || !strchr(PERSISTED_ID_CHARS, d[i])) return 0;
     return 1;
 }
 

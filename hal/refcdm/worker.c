@@ -5,6 +5,7 @@
  * they trigger have run before they return. No lock is held while a callback runs.
  */
 #define _POSIX_C_SOURCE 200809L /* strict -std=c11: expose POSIX declarations */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,11 +98,13 @@ static void* worker_main(void* arg) {
 /* g_lock held. */
 static int ensure_worker_locked(void) {
     if (g_running) return 0;
-    pthread_attr_t a;
-    pthread_attr_init(&a);
-    pthread_attr_setstacksize(&a, 1u << 20);
-    int rc = pthread_create(&g_worker, &a, worker_main, NULL);
-    pthread_attr_destroy(&a);
+    /* The worker takes no signals (they belong to the application's threads); default stack
+     * size, since callbacks may run deep interpreter code. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&g_worker, NULL, worker_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc) return -1;
     g_running = 1;
     return 0;
