@@ -9,3 +9,9 @@ import pytest
 def drmkit_key_system(request: pytest.FixtureRequest) -> str:
     """Clear Key unless ``--drmkit-keysystem`` names another key system."""
     return str(request.config.getoption("--drmkit-keysystem") or "org.w3.clearkey")
+
+
+@pytest.fixture(scope="session")
+def drmkit_plugins() -> list[str]:
+    """Enable only the Clear Key plugin (other installed plugins have their own runs)."""
+    return ["clearkey"]

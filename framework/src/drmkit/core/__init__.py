@@ -54,6 +54,7 @@ from drmkit.events import (
     LicenseRenewal,
     LicenseRequest,
     MediaKeysListener,
+    MessageType,
 )
 
 __all__ = [
@@ -85,6 +86,7 @@ __all__ = [
     "MediaKeys",
     "MediaKeysFactory",
     "MediaKeysListener",
+    "MessageType",
     "NotSupportedError",
     "OperationTimeoutError",
     "OutputRestrictedError",

@@ -12,6 +12,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from drmkit.events import MessageType
+
 if TYPE_CHECKING:
     from drmkit.core.session import KeySession
 
@@ -48,11 +50,18 @@ class CallbackBridge:
 
     # -- SessionCallbacks (called on the CDM's thread) ------------------------------------------
 
-    def on_challenge(self, url: str, challenge: bytes) -> None:
-        """Forward a challenge (license request or renewal) to the loop."""
+    def on_challenge(
+        self, url: str, challenge: bytes, message_type: MessageType | None = None
+    ) -> None:
+        """Forward a challenge (license request or renewal) to the loop.
+
+        ``message_type`` is given by plugins that classify their CDM's messages (the HAL never
+        passes it); without it the core tells a request from a renewal by order.
+        """
         session = self._session
         if session is not None:
-            self._post(session._on_challenge, str(url), bytes(challenge))
+            kind = None if message_type is None else MessageType(message_type)
+            self._post(session._on_challenge, str(url), bytes(challenge), kind)
 
     def on_key_update(self, key_id: bytes) -> None:
         """Forward one key's status change to the loop."""

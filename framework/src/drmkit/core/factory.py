@@ -24,7 +24,7 @@ from drmkit.errors import (
     LimitExceededError,
     NotSupportedError,
 )
-from drmkit.plugins.model import KeySystemCapabilities, SystemContext
+from drmkit.plugins import model as plugin_model
 
 if TYPE_CHECKING:
     from drmkit_hal import Hal
@@ -92,7 +92,7 @@ class MediaKeysFactory:
         except DrmError:
             return False
 
-    def capabilities(self, key_system: str) -> KeySystemCapabilities:
+    def capabilities(self, key_system: str) -> plugin_model.KeySystemCapabilities:
         """Return the declared capabilities (``NotSupportedError`` if not enabled)."""
         return self._plugins.route(key_system).info.capabilities
 
@@ -135,7 +135,9 @@ class MediaKeysFactory:
                 f"{self._settings.max_media_keys} MediaKeys are open (core.max_media_keys)"
             )
         loop = asyncio.get_running_loop()
-        media_keys = MediaKeys(self, route, SystemContext(route.info, self._hal), loop, self.pool)
+        media_keys = MediaKeys(
+            self, route, plugin_model.SystemContext(route.info, self._hal), loop, self.pool
+        )
         media_keys.handle = next(_handles)
         self._media_keys[media_keys.handle] = media_keys
         try:

@@ -33,10 +33,10 @@ from drmkit.errors import (
     OperationTimeoutError,
 )
 from drmkit.events import MediaKeysListener
-from drmkit.plugins.model import KeySystemCapabilities, SystemContext
 
 if TYPE_CHECKING:
     from drmkit.core.factory import MediaKeysFactory
+    from drmkit.plugins.model import KeySystemCapabilities, SystemContext
     from drmkit.plugins.routing import KeySystemRoute
 
 log = logging.getLogger(__name__)

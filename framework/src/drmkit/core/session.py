@@ -42,8 +42,9 @@ from drmkit.events import (
     LicenseRenewal,
     LicenseRequest,
     MediaKeysListener,
+    MessageType,
 )
-from drmkit.plugins.model import SessionContext
+from drmkit.plugins import model as plugin_model
 
 if TYPE_CHECKING:
     from drmkit.core.media_keys import MediaKeys
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _LIVE = (SessionState.ACTIVE, SessionState.REMOVED)
+_REQUEST_TYPES = (None, MessageType.LICENSE_REQUEST, MessageType.INDIVIDUALIZATION_REQUEST)
 
 
 class KeySession:
@@ -97,13 +99,15 @@ class KeySession:
         self.session_type = session_type
         self._state = SessionState.CREATED
         self._bridge = CallbackBridge(loop, self)
-        self._context = SessionContext(session_id, session_type, media_keys._system, self._bridge)
+        self._context = plugin_model.SessionContext(
+            session_id, session_type, media_keys._system, self._bridge
+        )
         self._executor = SerialExecutor(loop, media_keys._pool)
         self._listener = listener
         self._streams: list[EventStream] | None = None
         self._license_requested = False
         self._generating = False
-        self._pending_statuses: list[tuple[bytes, asyncio.Future[KeyStatus]]] = []
+        self._pending_statuses: list[bytes] = []
         self._key_statuses: dict[bytes, KeyStatus] | None = None
         self._refs = 0
         self._close_pending = False
@@ -462,27 +466,34 @@ class KeySession:
 
     # CDM callbacks, already on the loop (see CallbackBridge).
 
-    def _on_challenge(self, url: str, challenge: bytes) -> None:
-        if self._license_requested:
-            self._license_requested = False
-            self._emit(LicenseRequest(self.id, challenge, url))
+    def _on_challenge(
+        self, url: str, challenge: bytes, message_type: MessageType | None = None
+    ) -> None:
+        # An individualization request comes before the license request it makes possible.
+        if self._license_requested and message_type in _REQUEST_TYPES:
+            if message_type is not MessageType.INDIVIDUALIZATION_REQUEST:
+                self._license_requested = False
+            kind = message_type or MessageType.LICENSE_REQUEST
+            self._emit(LicenseRequest(self.id, challenge, url, kind))
         else:
-            self._emit(LicenseRenewal(self.id, challenge))
+            kind = message_type or MessageType.LICENSE_RENEWAL
+            self._emit(LicenseRenewal(self.id, challenge, kind))
 
     def _on_key_update(self, key_id: bytes) -> None:
-        if self._state is SessionState.RELEASED:
-            return
-        # The status is read on the worker, after the operation in progress (never from inside
-        # the CDM callback), as Rialto reads it at task time.
-        status = self._executor.submit(partial(self._read_status, key_id))
-        self._pending_statuses.append((key_id, status))
+        if self._state is not SessionState.RELEASED:
+            self._pending_statuses.append(key_id)
 
     def _on_keys_updated(self) -> None:
         if self._state is SessionState.RELEASED:
             return
         batch, self._pending_statuses = self._pending_statuses, []
-        marker = self._executor.submit(_nothing)
-        marker.add_done_callback(lambda _: self._emit_batch(batch))
+        # The statuses are read on the worker, after the operation in progress (never from
+        # inside the CDM callback), as Rialto reads them at task time: one job per batch.
+        job = self._executor.submit(partial(self._read_statuses, batch))
+        job.add_done_callback(self._emit_batch)
+
+    def _read_statuses(self, key_ids: list[bytes]) -> list[tuple[bytes, KeyStatus]]:
+        return [(key_id, self._read_status(key_id)) for key_id in key_ids]
 
     def _read_status(self, key_id: bytes) -> KeyStatus:
         try:
@@ -494,19 +505,13 @@ class KeySession:
             log.warning("key status of session %d unavailable: %s", self.id, exc)
             return KeyStatus.INTERNAL_ERROR
 
-    def _emit_batch(self, batch: list[tuple[bytes, asyncio.Future[KeyStatus]]]) -> None:
-        pairs: list[tuple[bytes, KeyStatus]] = []
-        for key_id, future in batch:
-            status = KeyStatus.INTERNAL_ERROR
-            if future.done() and not future.cancelled() and future.exception() is None:
-                status = future.result()
-            pairs.append((key_id, status))
+    def _emit_batch(self, job: asyncio.Future[list[tuple[bytes, KeyStatus]]]) -> None:
+        if job.cancelled() or job.exception() is not None:
+            log.warning("key statuses of session %d could not be read", self.id)
+            return
+        pairs = job.result()
         if self._key_statuses is None:
             self._key_statuses = {}
         for key_id, status in pairs:
             self._key_statuses[key_id] = status
         self._emit(KeyStatusesChanged(self.id, tuple(pairs)))
-
-
-def _nothing() -> None:
-    return None

@@ -48,7 +48,7 @@ from drmkit.ocdm.status import (
     key_status_for,
     license_type_for,
 )
-from drmkit.plugin import hookimpl
+from drmkit.plugin import PROJECT_NAME, hookimpl
 from drmkit.plugins.model import KeySystemInfo, SessionContext, SystemContext
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,18 @@ class OcdmKeySystemPlugin:
 
     extended_interface: ClassVar[bool] = False
     """Whether the CDM implements the OCDM extension calls (PlayReady); gates them."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Keep overridden hooks registered: an override needs no ``@hookimpl`` of its own."""
+        super().__init_subclass__(**kwargs)
+        for name, value in list(vars(cls).items()):
+            if not name.startswith("drm_") or not callable(value):
+                continue
+            if hasattr(value, f"{PROJECT_NAME}_impl"):
+                continue
+            inherited = (getattr(base, name, None) for base in cls.__mro__[1:])
+            if any(hasattr(f, f"{PROJECT_NAME}_impl") for f in inherited):
+                setattr(cls, name, hookimpl(value))
 
     # -- declaration -------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ control; skips on a platform CDM).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,24 +67,40 @@ def drmkit_key_system(request: pytest.FixtureRequest) -> str:
     return str(value)
 
 
-def _enabled_plugins(config: pytest.Config) -> list[str]:
-    option = config.getoption("--drmkit-plugins")
+@pytest.fixture(scope="session")
+def drmkit_plugins(request: pytest.FixtureRequest) -> list[str]:
+    """Return the plugins to enable: ``--drmkit-plugins``, else every installed one that imports.
+
+    A conftest may override it (drmkit's own tests enable ``["clearkey"]``).
+    """
+    option = request.config.getoption("--drmkit-plugins")
     if option:
         return [name.strip() for name in str(option).split(",") if name.strip()]
+    from drmkit.errors import PluginLoadError
     from drmkit.plugins.loader import installed_entry_points
 
-    return sorted(installed_entry_points())
+    importable = []
+    for name, entry_point in sorted(installed_entry_points().items()):
+        try:
+            entry_point.load()
+        except PluginLoadError as exc:
+            warnings.warn(f"not enabling {name}: {exc}", stacklevel=1)
+            continue
+        importable.append(name)
+    return importable
 
 
 @pytest.fixture
-def drmkit_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    """Return settings for one test: state under ``tmp_path``, the chosen plugins enabled."""
+def drmkit_settings(
+    tmp_path: Path, drmkit_plugins: list[str], request: pytest.FixtureRequest
+) -> Settings:
+    """Return settings for one test: state under ``tmp_path``, ``drmkit_plugins`` enabled."""
     from drmkit.settings import Settings
 
     library = request.config.getoption("--drmkit-ocdm-library")
     overrides: dict[str, Any] = {
         "state_dir": tmp_path / "state",
-        "plugins": {"enabled": _enabled_plugins(request.config)},
+        "plugins": {"enabled": list(drmkit_plugins)},
     }
     if library:
         overrides["hal"] = {"library_path": library}

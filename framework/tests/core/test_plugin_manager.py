@@ -1,0 +1,210 @@
+"""Plugin discovery, enabling, start-up errors and per-key-system routing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from drmkit.core.config import PluginSettings
+from drmkit.errors import (
+    DuplicateKeySystemError,
+    FailError,
+    InterfaceNotImplementedError,
+    InvalidInputError,
+    NotSupportedError,
+    PluginLoadError,
+    PluginNotInstalledError,
+)
+from drmkit.plugin import KeySystemCapabilities, KeySystemInfo, hookimpl
+from drmkit.plugins.manager import DrmPluginManager, describe_installed
+
+from .conftest import MakeDist
+
+DUPLICATE_CLEARKEY = """
+from drmkit.plugin import KeySystemCapabilities, KeySystemInfo, hookimpl
+
+@hookimpl
+def drm_key_systems():
+    return [KeySystemInfo("org.w3.clearkey", KeySystemCapabilities(frozenset({"keyids"})))]
+"""
+
+
+def test_default_settings_enable_clearkey() -> None:
+    manager = DrmPluginManager(PluginSettings())
+    assert manager.key_systems() == ["org.w3.clearkey"]
+    route = manager.route("org.w3.clearkey")
+    assert route.plugin_name == "clearkey"
+    assert route.implements("drm_generate_request")
+
+
+def test_enabled_plugin_not_installed_lists_installed() -> None:
+    with pytest.raises(PluginNotInstalledError) as caught:
+        DrmPluginManager(PluginSettings(enabled=["clearkey", "nagra"]))
+    message = str(caught.value)
+    assert "'nagra'" in message and "clearkey" in message and "installed plugins" in message
+
+
+def test_plugin_that_fails_to_import_is_named(make_dist: MakeDist) -> None:
+    make_dist(
+        "drmkit-broken",
+        {"broken": "drmkit_broken_plugin"},
+        {"drmkit_broken_plugin": "raise RuntimeError('boom at import')\n"},
+    )
+    with pytest.raises(PluginLoadError) as caught:
+        DrmPluginManager(PluginSettings(enabled=["clearkey", "broken"]))
+    message = str(caught.value)
+    assert "'broken'" in message and "drmkit-broken" in message
+    assert "RuntimeError: boom at import" in message
+
+
+def test_two_plugins_claiming_one_key_system(make_dist: MakeDist) -> None:
+    make_dist(
+        "drmkit-dupe", {"dupe": "drmkit_dupe_plugin"}, {"drmkit_dupe_plugin": DUPLICATE_CLEARKEY}
+    )
+    with pytest.raises(DuplicateKeySystemError) as caught:
+        DrmPluginManager(PluginSettings(enabled=["clearkey", "dupe"]))
+    message = str(caught.value)
+    assert "org.w3.clearkey" in message and "'clearkey'" in message and "'dupe'" in message
+
+
+def test_disabled_plugin_is_not_loaded(make_dist: MakeDist) -> None:
+    make_dist(
+        "drmkit-broken",
+        {"broken": "drmkit_broken_plugin"},
+        {"drmkit_broken_plugin": "raise RuntimeError('must not be imported')\n"},
+    )
+    manager = DrmPluginManager(PluginSettings(enabled=["clearkey", "broken"], disabled=["broken"]))
+    assert manager.key_systems() == ["org.w3.clearkey"]
+    rows = {row.name: row for row in manager.installed()}
+    assert rows["broken"].blocked and not rows["broken"].enabled
+    assert rows["clearkey"].enabled and rows["clearkey"].distribution == "drmkit-clearkey"
+    assert [info.key_system for info in rows["clearkey"].key_systems] == ["org.w3.clearkey"]
+
+
+def test_plugin_with_unknown_hook_is_rejected(make_dist: MakeDist) -> None:
+    source = DUPLICATE_CLEARKEY.replace("org.w3.clearkey", "com.example.odd") + (
+        "\n@hookimpl\ndef drm_no_such_hook(session):\n    pass\n"
+    )
+    make_dist("drmkit-odd", {"odd": "drmkit_odd_plugin"}, {"drmkit_odd_plugin": source})
+    with pytest.raises(PluginLoadError, match="drm_no_such_hook"):
+        DrmPluginManager(PluginSettings(enabled=["odd"]))
+
+
+def test_plugin_whose_declaration_raises(make_dist: MakeDist) -> None:
+    source = "from drmkit.plugin import hookimpl\n\n@hookimpl\ndef drm_key_systems():\n    1 / 0\n"
+    make_dist("drmkit-div", {"div": "drmkit_div_plugin"}, {"drmkit_div_plugin": source})
+    with pytest.raises(PluginLoadError, match="ZeroDivisionError"):
+        DrmPluginManager(PluginSettings(enabled=["div"]))
+
+
+def test_entry_point_naming_an_object(make_dist: MakeDist) -> None:
+    source = DUPLICATE_CLEARKEY.replace("org.w3.clearkey", "com.example.obj")
+    source = source.replace(
+        "@hookimpl\ndef drm_key_systems():",
+        "class P:\n    @hookimpl\n    def drm_key_systems(self):",
+    )
+    source = source.replace("\n    return [", "\n        return [") + "\nplugin = P()\n"
+    make_dist("drmkit-obj", {"obj": "drmkit_obj_plugin:plugin"}, {"drmkit_obj_plugin": source})
+    manager = DrmPluginManager(PluginSettings(enabled=["obj"]))
+    assert manager.key_systems() == ["com.example.obj"]
+
+
+def test_describe_installed_reports_the_start_up_error() -> None:
+    rows, error = describe_installed(PluginSettings(enabled=["missing"]))
+    assert error is not None and "missing" in error
+    assert any(row.name == "clearkey" for row in rows)
+
+
+class FakeKeySystem:
+    """A pure-Python key-system plugin that records its calls."""
+
+    def __init__(self, key_system: str, holds_keys: bool) -> None:
+        self.info = KeySystemInfo(key_system, KeySystemCapabilities(frozenset({"keyids"})))
+        self.holds_keys = holds_keys
+        self.calls: list[str] = []
+
+    @hookimpl
+    def drm_key_systems(self) -> list[KeySystemInfo]:
+        return [self.info]
+
+    @hookimpl
+    def drm_contains_key(self, session: Any, key_id: bytes) -> bool:
+        self.calls.append("contains_key")
+        return self.holds_keys
+
+    @hookimpl
+    def drm_get_last_drm_error(self, session: Any) -> int | None:
+        self.calls.append("get_last_drm_error")
+        return None  # "no answer": must not let another plugin answer
+
+    @hookimpl
+    def drm_update_session(self, session: Any, response: bytes) -> None:
+        if response == b"value":
+            raise ValueError("bad value")
+        raise RuntimeError("plugin bug")
+
+
+class FakeSession:
+    class system:
+        key_system = "x"
+
+
+@pytest.fixture
+def routed() -> tuple[DrmPluginManager, FakeKeySystem, FakeKeySystem]:
+    manager = DrmPluginManager(PluginSettings(enabled=[]))
+    first = FakeKeySystem("com.example.first", holds_keys=False)
+    second = FakeKeySystem("com.example.second", holds_keys=True)
+    manager.add_key_system_plugin(first, "first")
+    manager.add_key_system_plugin(second, "second")
+    return manager, first, second
+
+
+def test_routing_never_reaches_another_key_systems_plugin(
+    routed: tuple[DrmPluginManager, FakeKeySystem, FakeKeySystem],
+) -> None:
+    """A broadcast firstresult call would return True from the second plugin here."""
+    manager, first, second = routed
+    result = manager.route("com.example.first").call(
+        "drm_contains_key", session=FakeSession(), key_id=b"k"
+    )
+    assert result is False
+    assert first.calls == ["contains_key"] and second.calls == []
+    assert manager.route("com.example.second").call(
+        "drm_contains_key", session=FakeSession(), key_id=b"k"
+    )
+
+
+def test_routing_none_answer_is_not_implemented(
+    routed: tuple[DrmPluginManager, FakeKeySystem, FakeKeySystem],
+) -> None:
+    manager, _, second = routed
+    with pytest.raises(InterfaceNotImplementedError):
+        manager.route("com.example.first").call("drm_get_last_drm_error", session=FakeSession())
+    assert second.calls == []
+    with pytest.raises(InterfaceNotImplementedError, match="drm_decrypt"):
+        manager.route("com.example.first").call(
+            "drm_decrypt", session=FakeSession(), buffer=b"", params=None
+        )
+
+
+def test_plugin_exceptions_become_typed_errors(
+    routed: tuple[DrmPluginManager, FakeKeySystem, FakeKeySystem],
+) -> None:
+    manager, _, _ = routed
+    route = manager.route("com.example.first")
+    with pytest.raises(
+        FailError, match=r"first\.drm_update_session raised RuntimeError: plugin bug"
+    ):
+        route.call("drm_update_session", session=FakeSession(), response=b"x")
+    with pytest.raises(InvalidInputError, match="bad value"):
+        route.call("drm_update_session", session=FakeSession(), response=b"value")
+
+
+def test_unknown_key_system_lists_served(
+    routed: tuple[DrmPluginManager, FakeKeySystem, FakeKeySystem],
+) -> None:
+    manager, _, _ = routed
+    with pytest.raises(NotSupportedError, match=r"com\.example\.first, com\.example\.second"):
+        manager.route("com.example.third")
+    manager.remove_key_system_plugin("first")
+    assert manager.key_systems() == ["com.example.second"]

@@ -1,0 +1,164 @@
+"""Container wiring, settings sections, limits, metrics, and a plugin hook that raises."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from dependency_injector import providers
+from drmkit.cli import app, commands  # noqa: F401  (registers the commands)
+from drmkit.container import build_container
+from drmkit.core import (
+    FailError,
+    KeyStatusesChanged,
+    LicenseRequest,
+    LimitExceededError,
+    MediaKeysFactory,
+)
+from drmkit.plugin import SessionContext
+from drmkit.settings import Settings
+from drmkit.testing.flows import license_session, new_keys, next_event
+from drmkit.testing.refcdm import RefCdmControl
+from drmkit_clearkey.plugin import ClearKeyPlugin
+from drmkit_hal import Hal
+from typer.testing import CliRunner
+
+CLEARKEY = "org.w3.clearkey"
+
+
+def test_settings_sections_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DRMKIT_PLUGINS__ENABLED", '["clearkey"]')
+    monkeypatch.setenv("DRMKIT_PLUGINS__DISABLED", '["widevine"]')
+    monkeypatch.setenv("DRMKIT_CORE__MAX_SESSIONS", "7")
+    monkeypatch.setenv("DRMKIT_HAL__DECRYPT_VARIANT", "v2")
+    settings = Settings()
+    assert settings.plugins.enabled == ["clearkey"]
+    assert settings.plugins.disabled == ["widevine"]
+    assert settings.core.max_sessions == 7
+    assert settings.hal.decrypt_variant == "v2"
+    assert settings.hal.library_path is None
+
+
+async def test_session_limit(drmkit_settings: Settings, drmkit_hal: Hal) -> None:
+    settings = drmkit_settings.model_copy(
+        update={"core": drmkit_settings.core.model_copy(update={"max_sessions": 3})}
+    )
+    container = build_container(settings)
+    container.hal.override(providers.Object(drmkit_hal))
+    factory = container.media_keys_factory()
+    media_keys = await factory.create_media_keys(CLEARKEY)
+    sessions = [await media_keys.create_session() for _ in range(3)]
+    with pytest.raises(LimitExceededError):
+        await media_keys.create_session()
+    await sessions[0].release()
+    await media_keys.create_session()  # a freed slot is reusable
+    await factory.destroy_all()
+    assert factory.open_sessions == 0
+    container.shutdown_resources()
+
+
+async def test_media_keys_limit(drmkit_settings: Settings, drmkit_hal: Hal) -> None:
+    settings = drmkit_settings.model_copy(
+        update={"core": drmkit_settings.core.model_copy(update={"max_media_keys": 1})}
+    )
+    container = build_container(settings)
+    container.hal.override(providers.Object(drmkit_hal))
+    factory = container.media_keys_factory()
+    first = await factory.create_media_keys(CLEARKEY)
+    with pytest.raises(LimitExceededError):
+        await factory.create_media_keys(CLEARKEY)
+    await first.destroy()
+    await (await factory.create_media_keys(CLEARKEY)).destroy()
+    container.shutdown_resources()
+
+
+async def test_metrics_per_container_labels_without_session_ids(
+    media_keys_factory: MediaKeysFactory,
+    drmkit_container: object,
+    refcdm: RefCdmControl,
+) -> None:
+    media_keys = await media_keys_factory.create_media_keys(CLEARKEY)
+    helper = media_keys_factory._plugins.license_helper(CLEARKEY)
+    licensed = await license_session(media_keys, helper)
+    refcdm.inject("close", key_system=CLEARKEY, fail_code=1)
+    with pytest.raises(FailError):
+        await licensed.session.close()
+    registry = media_keys_factory._plugins.registry
+    samples = [s for metric in registry.collect() for s in metric.samples]
+    operations = {
+        (s.labels["operation"], s.labels["outcome"]): s.value
+        for s in samples
+        if s.name == "drmkit_operations_total"
+    }
+    assert operations[("generate_request", "ok")] == 1
+    assert operations[("update_session", "ok")] == 1
+    assert operations[("close_session", "fail")] == 1
+    assert all(
+        set(s.labels) <= {"key_system", "operation", "outcome", "le"} for s in samples if s.labels
+    )
+    assert {s.labels["key_system"] for s in samples if "key_system" in s.labels} == {CLEARKEY}
+    # A second container has its own registry.
+    other = build_container(Settings())
+    assert other.metrics_registry() is not registry
+
+
+class FaultyClearKey(ClearKeyPlugin):
+    """Clear Key whose first update raises a plain exception (a plugin bug)."""
+
+    failed = False
+
+    def drm_update_session(self, session: SessionContext, response: bytes) -> None:
+        if not FaultyClearKey.failed:
+            FaultyClearKey.failed = True
+            raise RuntimeError("plugin bug in update")
+        super().drm_update_session(session, response)
+
+
+async def test_plugin_hook_that_raises_fails_only_that_call(
+    drmkit_settings: Settings, drmkit_hal: Hal
+) -> None:
+    settings = drmkit_settings.model_copy(
+        update={"plugins": drmkit_settings.plugins.model_copy(update={"enabled": []})}
+    )
+    container = build_container(settings)
+    container.hal.override(providers.Object(drmkit_hal))
+    container.plugin_manager().add_key_system_plugin(FaultyClearKey(), "faulty")
+    factory = container.media_keys_factory()
+    media_keys = await factory.create_media_keys(CLEARKEY)
+    helper = container.plugin_manager().license_helper(CLEARKEY)
+    keys = new_keys()
+    session = await media_keys.create_session()
+    events = session.events()
+    init_type, init_data = helper.init_data(list(keys))[0]
+    await session.generate_request(init_type, init_data)
+    request = await next_event(events, LicenseRequest)
+    assert isinstance(request, LicenseRequest)
+    license_ = helper.build_license(request.message, keys)
+    with pytest.raises(FailError, match=r"faulty\.drm_update_session raised RuntimeError"):
+        await session.update(license_)
+    await session.update(license_)
+    await next_event(events, KeyStatusesChanged)
+    assert await session.contains_key(next(iter(keys)))
+    await factory.destroy_all()
+    container.shutdown_resources()
+
+
+def test_plugins_command_json() -> None:
+    result = CliRunner().invoke(app, ["plugins", "--json"])
+    assert result.exit_code == 0, result.output
+    listing = json.loads(result.stdout)
+    clearkey = next(p for p in listing["plugins"] if p["name"] == "clearkey")
+    assert clearkey["enabled"] is True
+    assert clearkey["distribution"] == "drmkit-clearkey"
+    (key_system,) = clearkey["key_systems"]
+    assert key_system["key_system"] == CLEARKEY
+    assert key_system["capabilities"]["init_data_types"] == ["cenc", "keyids", "webm"]
+    assert listing["error"] is None
+
+
+def test_plugins_command_table_and_start_up_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "org.w3.clearkey" in CliRunner().invoke(app, ["plugins"]).stdout
+    monkeypatch.setenv("DRMKIT_PLUGINS__ENABLED", '["clearkey", "nagra"]')
+    result = CliRunner().invoke(app, ["plugins", "--json"])
+    assert result.exit_code == 1
+    assert "'nagra'" in json.loads(result.stdout)["error"]
