@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from drmkit.cli import _register_commands, app
 from drmkit.core import Subsample
 from drmkit.demo import Step, StepOutcome, run_steps
 from drmkit.demo.samples import encrypt_cenc, make_samples
+from drmkit.license_server import KeyStore
+from typer.testing import CliRunner, Result
 
 DRMKIT = str(Path(sys.executable).with_name("drmkit"))
 MAIN_STEPS = [
@@ -32,37 +38,46 @@ MAIN_STEPS = [
 CLEANUP_STEPS = ["close and release session", "destroy MediaKeys", "stop license server"]
 
 
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """In-process runs configure logging; put the test process's back afterwards."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.reset_defaults()
+
+
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    """A fresh machine: nothing configured, an empty home."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DRMKIT_", "XDG_"))}
-    env["HOME"] = str(tmp_path / "home")
-    env["COLUMNS"] = "160"
-    return env
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A fresh machine: nothing configured, an empty home (for this process and children)."""
+    for name in list(os.environ):
+        if name.startswith(("DRMKIT_", "XDG_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("COLUMNS", "160")
+    monkeypatch.chdir(tmp_path)
+    return dict(os.environ)
 
 
-def run_demo(
-    env: dict[str, str], *args: str, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
+def run_demo(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``drmkit demo`` as a real process."""
     return subprocess.run(
-        [DRMKIT, "demo", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [DRMKIT, "demo", *args], env=env, capture_output=True, text=True, timeout=120
     )
 
 
-def demo_json(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(result.stdout)
-    return document
+def demo_in_process(*args: str) -> Result:
+    """Run ``drmkit demo`` in this process (the command's own code, without process start-up)."""
+    _register_commands()
+    return CliRunner().invoke(app, ["demo", *args])
 
 
 def test_demo_json_passes_on_a_fresh_machine(env: dict[str, str], tmp_path: Path) -> None:
-    result = run_demo(env, "--json", cwd=tmp_path)
+    result = run_demo(env, "--json")
     assert result.returncode == 0, result.stdout + result.stderr
-    report = demo_json(result)
+    report: dict[str, Any] = json.loads(result.stdout)
     assert report["ok"] is True and report["error"] is None
     assert [s["name"] for s in report["steps"]] == MAIN_STEPS + CLEANUP_STEPS
     assert all(s["outcome"] == "ok" for s in report["steps"])
@@ -77,9 +92,17 @@ def test_demo_json_passes_on_a_fresh_machine(env: dict[str, str], tmp_path: Path
     assert not (tmp_path / "home" / ".local" / "state" / "drmkit").exists()
 
 
+def test_demo_failure_exits_non_zero_as_a_real_process(env: dict[str, str]) -> None:
+    result = run_demo(env, "--json", "--inject-fault", "wrong-key")
+    assert result.returncode == 1, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["ok"] is False
+    assert report["error"]["step"] == "verify samples byte for byte"
+
+
 def test_demo_human_report(env: dict[str, str]) -> None:
-    result = run_demo(env)
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = demo_in_process()
+    assert result.exit_code == 0, result.output
     assert "✓ verify samples byte for byte" in result.stdout
     assert "USABLE" in result.stdout
     assert "demo passed" in result.stdout
@@ -97,10 +120,11 @@ def test_demo_human_report(env: dict[str, str]) -> None:
 def test_demo_fails_with_exit_1_when_something_breaks(
     env: dict[str, str], fault: str, failed_step: str, message: str
 ) -> None:
-    result = run_demo(env, "--json", "--inject-fault", fault)
-    assert result.returncode == 1, result.stdout + result.stderr
-    report = demo_json(result)
+    result = demo_in_process("--json", "--inject-fault", fault)
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
     assert report["ok"] is False
+    assert report["fault"] == fault
     assert report["error"]["step"] == failed_step
     assert message in report["error"]["message"]
     outcomes = {s["name"]: s["outcome"] for s in report["steps"]}
@@ -112,33 +136,40 @@ def test_demo_fails_with_exit_1_when_something_breaks(
 
 
 def test_demo_refuses_a_key_system_that_is_not_enabled(env: dict[str, str]) -> None:
-    result = run_demo(env, "--key-system", "com.example.nothing")
-    assert result.returncode == 2
+    result = demo_in_process("--key-system", "com.example.nothing")
+    assert result.exit_code == 2
     assert "'com.example.nothing' is not enabled" in result.stderr
     assert "org.w3.clearkey" in result.stderr  # names what is enabled
-    assert "Traceback" not in result.stderr
-
-
-def test_demo_uses_a_configured_key_store_and_leaves_it_as_it_was(
-    env: dict[str, str], tmp_path: Path
-) -> None:
-    state = tmp_path / "state"
-    env["DRMKIT_STATE_DIR"] = str(state)
-    env["DRMKIT_LICENSE_SERVER__TOKEN"] = "demo-token"  # the demo authenticates to its server
-    result = run_demo(env, "--json")
-    assert result.returncode == 0, result.stdout + result.stderr
-    store = state / "license-server" / "keys.sqlite3"
-    assert str(store) in demo_json(result)["steps"][0]["detail"]
-    listed = subprocess.run(
-        [DRMKIT, "keys", "list", "--json"], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert json.loads(listed.stdout) == []
 
 
 def test_demo_rejects_an_unknown_fault_name(env: dict[str, str]) -> None:
-    result = run_demo(env, "--inject-fault", "gremlins")
-    assert result.returncode == 2
+    result = demo_in_process("--inject-fault", "gremlins")
+    assert result.exit_code == 2
     assert "unknown fault 'gremlins'" in result.stderr
+
+
+def test_demo_uses_a_configured_state_dir_and_leaves_its_key_store_as_it_was(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = tmp_path / "state"
+    monkeypatch.setenv("DRMKIT_STATE_DIR", str(state))
+    monkeypatch.setenv("DRMKIT_LICENSE_SERVER__TOKEN", "demo-token")  # the demo authenticates
+    result = demo_in_process("--json")
+    assert result.exit_code == 0, result.output
+    store = state / "license-server" / "keys.sqlite3"
+    assert str(store) in json.loads(result.stdout)["steps"][0]["detail"]
+    assert KeyStore(store).entries() == []
+
+
+def test_demo_leaves_a_configured_db_path_as_it_was(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = KeyStore(tmp_path / "mine.sqlite3")
+    store.add(bytes(16), bytes(range(16)), label="precious")
+    monkeypatch.setenv("DRMKIT_LICENSE_SERVER__DB_PATH", str(store.path))
+    result = demo_in_process("--json", "--inject-fault", "wrong-key")
+    assert result.exit_code == 1, result.output
+    assert [(e.kid, e.label) for e in store.entries()] == [(bytes(16), "precious")]
 
 
 # ----------------------------------------------------------------------------- building blocks

@@ -71,6 +71,7 @@ class DemoContext:
     key_system: str = DEFAULT_KEY_SYSTEM
     fault: DemoFault = DemoFault.NONE
     sample_count: int = 8
+    users_key_store: bool = False  # a configured store: remove the demo's key afterwards
     # set by the steps
     container: Container | None = None
     resources: ExitStack = field(default_factory=ExitStack)
@@ -109,6 +110,9 @@ def prepare(
     directory removed at the end, so it runs on a fresh machine and leaves nothing behind.
     """
     context = DemoContext(settings=settings, key_system=key_system, fault=fault)
+    context.users_key_store = (
+        "state_dir" in settings.model_fields_set or settings.license_server.db_path is not None
+    )
     if "state_dir" not in settings.model_fields_set:
         temp = context.resources.enter_context(tempfile.TemporaryDirectory(prefix="drmkit-demo-"))
         context.settings = settings = settings.model_copy(update={"state_dir": Path(temp)})
@@ -291,7 +295,7 @@ async def stop_license_server(ctx: DemoContext) -> str:
             await ctx.http.aclose()
         if ctx.server is not None:
             await asyncio.to_thread(ctx.server.stop)
-        if ctx.store is not None and "state_dir" in ctx.settings.model_fields_set and ctx.kid:
+        if ctx.store is not None and ctx.users_key_store and ctx.kid:
             # A configured key store is the user's: leave it as it was.
             await asyncio.to_thread(ctx.store.remove, ctx.kid)
     finally:
