@@ -59,6 +59,35 @@ int rc_cfg_ocdm_challenge(void) {
     return atomic_load(&g_ocdm_challenge);
 }
 
+/* "Faithful" mode: individually switchable reproductions of real-stack return-code quirks, so
+ * that a HAL can be tested against them with the real product (see docs/reference-cdm.md). */
+static const char* const QUIRK_NAMES[] = {
+    "inverted_load", "inverted_remove", "create_system_extended_invalid_arg",
+    "empty_session_id_on_failure", "clearkey_silent_license_errors", "unknown_kid_internal_error",
+    NULL};
+static atomic_uint g_quirks;
+
+int rc_quirk(unsigned q) {
+    return (atomic_load_explicit(&g_quirks, memory_order_relaxed) >> q) & 1u;
+}
+
+/* Parses a "quirks" array into a bit mask; -1 on an unknown name or a non-string. */
+static long parse_quirks(const rc_json* j, long arr) {
+    if (j->t[arr].type != JT_ARR) return -1;
+    unsigned mask = 0;
+    uint32_t e = rc_json_first(j, (uint32_t)arr);
+    for (uint32_t i = 0; i < j->t[arr].size; i++, e = j->t[e].next) {
+        char name[64];
+        if (rc_json_str(j, e, name, sizeof name) < 0) return -1;
+        int found = -1;
+        for (int q = 0; QUIRK_NAMES[q]; q++)
+            if (!strcmp(name, QUIRK_NAMES[q])) found = q;
+        if (found < 0) return -1;
+        mask |= 1u << found;
+    }
+    return (long)mask;
+}
+
 static int mkdirs(const char* path) {
     char tmp[1024];
     size_t l = strlen(path);
@@ -162,7 +191,7 @@ uint32_t drmkit_refcdm_configure(const char* json, char* out, uint32_t* size) {
         if (j.t) rc_json_free(&j);
         return reply_error(out, size, ERROR_INVALID_ARG, "configuration must be a JSON object");
     }
-    static const char* const allowed[] = {"store_dir", "clearkey_challenge", NULL};
+    static const char* const allowed[] = {"store_dir", "clearkey_challenge", "quirks", NULL};
     const char* bad = unknown_member(&j, allowed);
     char msg[160];
     if (bad) {
@@ -177,13 +206,19 @@ uint32_t drmkit_refcdm_configure(const char* json, char* out, uint32_t* size) {
         rc_json_free(&j);
         return reply_error(out, size, ERROR_INVALID_ARG, "bad configuration value");
     }
+    long qt = rc_json_get(&j, 0, "quirks");
+    long quirks = qt >= 0 ? parse_quirks(&j, qt) : 0;
     rc_json_free(&j);
+    if (qt == -2 || quirks < 0)
+        return reply_error(out, size, ERROR_INVALID_ARG,
+                           "quirks must be an array of known quirk names");
     if (has_mode && strcmp(mode, "w3c") && strcmp(mode, "ocdm"))
         return reply_error(out, size, ERROR_INVALID_ARG,
                            "clearkey_challenge must be \"w3c\" or \"ocdm\"");
     if (has_dir && dir[0] && dir[0] != '/')
         return reply_error(out, size, ERROR_INVALID_ARG, "store_dir must be an absolute path");
     if (has_mode) atomic_store(&g_ocdm_challenge, !strcmp(mode, "ocdm"));
+    if (qt >= 0) atomic_store(&g_quirks, (unsigned)quirks);
     if (has_dir) {
         pthread_mutex_lock(&g_cfg_mu);
         snprintf(g_store_dir, sizeof g_store_dir, "%s", dir); /* "" restores the default */
@@ -195,7 +230,12 @@ uint32_t drmkit_refcdm_configure(const char* json, char* out, uint32_t* size) {
     rc_sb_init(&sb, buf, sizeof buf);
     rc_sb_raw(&sb, "{\"store_dir\":");
     rc_sb_jstr(&sb, eff, strlen(eff));
-    rc_sb_fmt(&sb, ",\"clearkey_challenge\":\"%s\"}", rc_cfg_ocdm_challenge() ? "ocdm" : "w3c");
+    rc_sb_fmt(&sb, ",\"clearkey_challenge\":\"%s\",\"quirks\":[",
+              rc_cfg_ocdm_challenge() ? "ocdm" : "w3c");
+    int nq = 0;
+    for (unsigned q = 0; QUIRK_NAMES[q]; q++)
+        if (rc_quirk(q)) rc_sb_fmt(&sb, "%s\"%s\"", nq++ ? "," : "", QUIRK_NAMES[q]);
+    rc_sb_raw(&sb, "]}");
     return reply(out, size, buf, ERROR_NONE);
 }
 
@@ -368,6 +408,8 @@ uint32_t drmkit_refcdm_test_control(const char* json, char* out, uint32_t* size)
         g_ninj = 0;
         atomic_store(&g_inj_active, 0);
         pthread_mutex_unlock(&g_inj_mu);
+        atomic_store(&g_quirks, 0u); /* back to "fixed" behaviour and the W3C challenge */
+        atomic_store(&g_ocdm_challenge, 0);
         rc = reply(out, size, "{}", ERROR_NONE);
     } else if (!strcmp(op, "inject")) {
         rc = cmd_inject(&j, out, size);

@@ -537,6 +537,11 @@ static OpenCDMError install_license(struct OpenCDMSession* s, const uint8_t* msg
                                                       sizeof err);
     if (n < 0) {
         free(keys);
+        if (s->ks == KS_CLEARKEY && rc_quirk(Q_CLEARKEY_SILENT_LICENSE_ERRORS)) {
+            /* faithful OCDM-Clearkey: no error, no new key, keys_updated still fires */
+            rc_session_post_all_statuses(s);
+            return ERROR_NONE;
+        }
         return reject(s, err);
     }
     for (int i = 0; i < n; i++) {

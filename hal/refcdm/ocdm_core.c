@@ -30,7 +30,8 @@ OpenCDMError opencdm_create_system_extended(const char keySystem[], struct OpenC
     sys->secure_stop_enabled = 1;
     rc_registry_add_system(sys);
     *system = sys;
-    return ERROR_NONE;
+    /* faithful R5/master: a shadowed local makes it return ERROR_INVALID_ARG even on success */
+    return rc_quirk(Q_CREATE_EXT_INVALID_ARG) ? ERROR_INVALID_ARG : ERROR_NONE;
 }
 
 struct OpenCDMSystem* opencdm_create_system(const char keySystem[]) {
@@ -245,6 +246,16 @@ OpenCDMError opencdm_construct_session(struct OpenCDMSystem* system, const Licen
     OpenCDMError rc =
         rc_ks_construct(s, initDataType ? initDataType : "", initData, initDataLength);
     pthread_mutex_unlock(&s->mu);
+    if (rc != ERROR_NONE && rc_quirk(Q_EMPTY_ID_ON_FAILURE)) {
+        /* faithful master/R5: "success" with a dead session whose id is "" */
+        pthread_mutex_lock(&s->mu);
+        s->closed = 1;
+        pthread_mutex_unlock(&s->mu);
+        rc_session_claim_id(s, "");
+        *session = s;
+        rc_session_release(s);
+        return ERROR_NONE;
+    }
     if (rc != ERROR_NONE) {
         /* Nothing was queued on failure: unregister and free. */
         rc_session_release(s);
@@ -303,7 +314,9 @@ OpenCDMError opencdm_session_load(struct OpenCDMSession* session) {
     struct OpenCDMSession* s;
     OpenCDMError rc = begin(session, "load", &s);
     if (rc) return rc;
-    return finish(s, rc_ks_load(s), 1);
+    rc = finish(s, rc_ks_load(s), 1);
+    if (rc_quirk(Q_INVERTED_LOAD)) return rc == ERROR_NONE ? 1 : 0; /* Thunder: Load() == 0 */
+    return rc;
 }
 
 OpenCDMError opencdm_session_update(struct OpenCDMSession* session, const uint8_t keyMessage[],
@@ -319,8 +332,10 @@ OpenCDMError opencdm_session_remove(struct OpenCDMSession* session) {
     struct OpenCDMSession* s;
     OpenCDMError rc = begin(session, "remove", &s);
     if (rc) return rc;
-    if (s->ks == KS_NETFLIX) return finish(s, ERROR_METHOD_NOT_IMPLEMENTED, 0);
-    return finish(s, rc_ks_remove(s), 1);
+    rc = s->ks == KS_NETFLIX ? finish(s, ERROR_METHOD_NOT_IMPLEMENTED, 0)
+                             : finish(s, rc_ks_remove(s), 1);
+    if (rc_quirk(Q_INVERTED_REMOVE)) return rc == ERROR_NONE ? 1 : 0; /* Thunder up to R5.3 */
+    return rc;
 }
 
 OpenCDMError opencdm_session_close(struct OpenCDMSession* session) {
@@ -397,7 +412,8 @@ KeyStatus opencdm_session_status(const struct OpenCDMSession* session, const uin
                                  const uint8_t length) {
     struct OpenCDMSession* s = rc_session_acquire(session);
     if (!s) return InternalError;
-    KeyStatus st = StatusPending; /* unknown kid: StatusPending, as the Thunder client */
+    /* unknown kid: StatusPending, as the Thunder client (rialto-ocdm: InternalError) */
+    KeyStatus st = rc_quirk(Q_UNKNOWN_KID_INTERNAL_ERROR) ? InternalError : StatusPending;
     if (keyId && length) {
         pthread_mutex_lock(&s->mu);
         rc_key* k = rc_session_key(s, keyId, length);

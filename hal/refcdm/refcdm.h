@@ -268,6 +268,16 @@ void rc_worker_maybe_stop(void);
 /* ---- configuration, fault injection (control.c) ---------------------------------------------- */
 
 int rc_cfg_ocdm_challenge(void);
+/* Quirk switches (drmkit_refcdm_configure {"quirks": [...]}); the index order is QUIRK_NAMES. */
+enum {
+    Q_INVERTED_LOAD = 0,
+    Q_INVERTED_REMOVE = 1,
+    Q_CREATE_EXT_INVALID_ARG = 2,
+    Q_EMPTY_ID_ON_FAILURE = 3,
+    Q_CLEARKEY_SILENT_LICENSE_ERRORS = 4,
+    Q_UNKNOWN_KID_INTERNAL_ERROR = 5
+};
+int rc_quirk(unsigned q);
 /* Store directory (created on demand, 0700). 0 or -1. */
 int rc_store_dir(char* out, size_t cap);
 /* Applies injected faults for an operation: sleeps, may post an error callback to `s`.

@@ -778,6 +778,43 @@ static void test_fork(void) {
     expect_stats_zero();
 }
 
+static void test_quirks(void) {
+    char reply[512];
+    uint32_t size = sizeof reply;
+    CHECK(drmkit_refcdm_configure("{\"quirks\":[\"nope\"]}", reply, &size) == ERROR_INVALID_ARG);
+    size = sizeof reply;
+    CHECK(drmkit_refcdm_configure("{\"quirks\":[\"inverted_load\",\"create_system_extended_invalid_arg\","
+                                  "\"empty_session_id_on_failure\",\"clearkey_silent_license_errors\","
+                                  "\"unknown_kid_internal_error\"],\"clearkey_challenge\":\"ocdm\"}",
+                                  reply, &size) == 0);
+    CHECK(strstr(reply, "\"inverted_load\"") != NULL);
+    struct OpenCDMSystem* sys = NULL;
+    CHECK(opencdm_create_system_extended("org.w3.clearkey", &sys) == ERROR_INVALID_ARG && sys);
+    rec_t r;
+    rec_init(&r);
+    struct OpenCDMSession* s = clearkey_session(sys, &r, Temporary);
+    wait_challenges(&r, 1);
+    CHECK(strncmp(r.challenge, "{\"kids\" : [\"ASNFZ4mrze8BI0VniavN7w\"],\"type\":\"temporary\"}", 60) == 0);
+    CHECK(opencdm_session_update(s, (const uint8_t*)"{}", 2) == ERROR_NONE);
+    CHECK(r.errors == 0 && r.keys_updated == 1);
+    uint8_t other[16] = {7};
+    CHECK(opencdm_session_status(s, other, 16) == InternalError);
+    CHECK(opencdm_session_load(s) == 0); /* inverted: the load failed */
+    struct OpenCDMSession* z = NULL;
+    CHECK(opencdm_construct_session(sys, Temporary, "keyids", (const uint8_t*)"x", 1, NULL, 0, &CBS,
+                                    &r, &z) == ERROR_NONE && z != NULL);
+    CHECK(strcmp(opencdm_session_id(z), "") == 0);
+    CHECK(opencdm_destruct_session(z) == ERROR_NONE);
+    CHECK(opencdm_destruct_session(s) == ERROR_NONE);
+    CHECK(opencdm_destruct_system(sys) == ERROR_NONE);
+    CHECK(control("{\"op\":\"reset\"}", reply, sizeof reply) == 0);
+    size = sizeof reply;
+    CHECK(drmkit_refcdm_configure("{}", reply, &size) == 0);
+    CHECK(strstr(reply, "\"quirks\":[]") != NULL && strstr(reply, "\"w3c\"") != NULL);
+    rec_free(&r);
+    expect_stats_zero();
+}
+
 static void test_injection_and_destruct(void) {
     char reply[256];
     CHECK(control("{\"op\":\"inject\",\"key_system\":\"*\",\"operation\":\"update\","
@@ -829,6 +866,7 @@ int main(void) {
     test_injection_and_destruct();
     test_threads();
     test_fork();
+    test_quirks();
     opencdm_dispose();
     if (failures) {
         fprintf(stderr, "smoke: %d check(s) failed\n", failures);
