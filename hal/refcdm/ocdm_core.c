@@ -537,7 +537,8 @@ static OpenCDMError do_decrypt(struct OpenCDMSession* session, uint8_t* buf, uin
     smp.sub = sub;
     smp.nsub = nsub;
     if (len == 0) goto out; /* like libocdm: nothing to do */
-    if (!buf || (nsub && !sub) || kidlen > RC_MAX_KID || (kidlen && !kid)) {
+    if (!buf || (nsub && !sub) || kidlen > RC_MAX_KID || (kidlen && !kid) ||
+        (unsigned)scheme > AesCbc_Cbcs) {
         rc = ERROR_INVALID_ARG;
         goto out;
     }
@@ -571,8 +572,9 @@ static OpenCDMError do_decrypt(struct OpenCDMSession* session, uint8_t* buf, uin
     if (s->closed) {
         rc = ERROR_INVALID_SESSION;
     } else {
-        rc_key* k = pick_key(s, kid, kidlen);
-        rc = key_allows_decrypt(k) ? rc_decrypt(k, buf, len, &smp) : ERROR_UNKNOWN;
+        rc_key* k = scheme == Clear ? NULL : pick_key(s, kid, kidlen);
+        if (scheme == Clear) rc = rc_decrypt(NULL, buf, len, &smp); /* checks the map only */
+        else rc = key_allows_decrypt(k) ? rc_decrypt(k, buf, len, &smp) : ERROR_UNKNOWN;
     }
     if (rc == ERROR_NONE) {
         s->n_decrypts++;

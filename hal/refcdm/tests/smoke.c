@@ -253,9 +253,12 @@ static void test_clearkey(void) {
     CHECK(opencdm_session_has_key_id(s, 16, kid) == 1);
     CHECK(opencdm_session_status(s, kid, 16) == StatusPending);
 
-    /* decrypt before the license: an error, no crash */
+    /* decrypt before the license: an error, no crash; Clear needs no key */
     uint8_t buf[64] = {0};
     EncryptionPattern none = {0, 0};
+    CHECK(opencdm_session_decrypt(s, buf, 16, Clear, none, NULL, 0, NULL, 0, 0) == ERROR_NONE);
+    CHECK(opencdm_session_decrypt(s, buf, 16, (EncryptionScheme)9, none, NULL, 0, kid, 16, 0) ==
+          ERROR_INVALID_ARG);
     CHECK(opencdm_session_decrypt(s, buf, 16, AesCtr_Cenc, none, NULL, 0, kid, 16, 0) ==
           ERROR_UNKNOWN);
 
