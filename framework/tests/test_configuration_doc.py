@@ -1,8 +1,9 @@
 """docs/configuration.md documents every setting, and the settings sources behave as documented.
 
-Run this file as a script to print the reference tables from the settings model::
+Run this file as a script to print the reference tables from the settings model, or with
+``--write`` to replace the tables in docs/configuration.md (descriptions come from the model)::
 
-    python framework/tests/test_configuration_doc.py
+    uv run python framework/tests/test_configuration_doc.py --write
 """
 
 from __future__ import annotations
@@ -145,7 +146,7 @@ def doc_rows() -> dict[str, tuple[str, str, str]]:
 def test_every_option_is_documented_with_type_default_and_variable() -> None:
     rows = doc_rows()
     missing = [o.toml_key for o in iter_options(Settings) if o.toml_key not in rows]
-    assert not missing, f"docs/configuration.md lacks {missing}; run this test file as a script"
+    assert not missing, f"docs/configuration.md lacks {missing}; run this test file with --write"
     for option in iter_options(Settings):
         type_text, default_text, env_var = rows[option.toml_key]
         assert env_var == option.env_var, option.toml_key
@@ -284,5 +285,15 @@ def test_invalid_toml_syntax_is_an_error(clean: Path) -> None:
         load_settings()
 
 
+def write_tables() -> None:
+    """Replace the doc's reference tables (from its first ``### Top level`` to the end)."""
+    text = DOC.read_text()
+    marker = "### Top level"
+    DOC.write_text(text[: text.index(marker)] + generated_tables())
+
+
 if __name__ == "__main__":
-    sys.stdout.write(generated_tables())
+    if sys.argv[1:] == ["--write"]:
+        write_tables()
+    else:
+        sys.stdout.write(generated_tables())
