@@ -25,24 +25,44 @@ class KeyStatus(enum.IntEnum):
     RELEASED = 5
 
 
+class MessageType(enum.IntEnum):
+    """What a CDM message is (EME ``MediaKeyMessageType``; values of Widevine's ``"<n>:Type:"``).
+
+    Plugins that know the type (e.g. from a message prefix) pass it with the challenge; otherwise
+    the first challenge after a generate request is a license request and any later one a renewal.
+    """
+
+    LICENSE_REQUEST = 0
+    LICENSE_RENEWAL = 1
+    LICENSE_RELEASE = 2
+    INDIVIDUALIZATION_REQUEST = 3
+
+
 @dataclass(frozen=True, slots=True)
 class LicenseRequest:
     """The CDM asks for a license: the first challenge after a generate request.
 
-    ``url`` is the license server the CDM suggests; it may be empty.
+    ``url`` is the license server the CDM suggests; it may be empty. ``message_type`` is
+    ``INDIVIDUALIZATION_REQUEST`` when the CDM must be provisioned before it can ask.
     """
 
     session_id: int
     message: bytes
     url: str
+    message_type: MessageType = MessageType.LICENSE_REQUEST
 
 
 @dataclass(frozen=True, slots=True)
 class LicenseRenewal:
-    """The CDM asks for a renewal: a challenge that no generate request asked for."""
+    """The CDM asks for a renewal: a challenge that no generate request asked for.
+
+    ``message_type`` tells a renewal from a license-release message (after ``remove``) when the
+    key system's plugin knows it.
+    """
 
     session_id: int
     message: bytes
+    message_type: MessageType = MessageType.LICENSE_RENEWAL
 
 
 @dataclass(frozen=True, slots=True)

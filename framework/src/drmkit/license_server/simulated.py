@@ -64,12 +64,15 @@ def _parse_hex_kids(values: list[Any]) -> tuple[bytes, ...]:
 
 
 def parse_widevine_challenge(body: bytes) -> SimulatedChallenge:
-    """Parse the simulated Widevine challenge (``"<n>:Type:"`` + drmkit's JSON body)."""
+    """Parse the simulated Widevine challenge (drmkit's JSON body, ``"<n>:Type:"`` optional).
+
+    Applications receive the message with the OCDM prefix stripped (as browsers do); the raw
+    CDM message with its prefix is accepted too.
+    """
     match = _WIDEVINE_PREFIX.match(body)
-    if match is None:
-        raise bad_request('not a simulated Widevine challenge (no "<n>:Type:" prefix)')
+    start = match.end() if match is not None else 0
     try:
-        document = json.loads(body[match.end() :].decode("utf-8"))
+        document = json.loads(body[start:].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise bad_request(f"the challenge body is not JSON: {exc}") from None
     if not isinstance(document, dict) or document.get("drmkit_test_challenge") != 1:

@@ -1,0 +1,1 @@
+"""drmkit key-system plugin for Widevine (``com.widevine.alpha``)."""

@@ -1,0 +1,85 @@
+"""Builds Widevine test init data and test licenses (conformance kit, demos, plugin tests).
+
+Licenses are drmkit's test licenses for the reference CDM's Widevine simulation (see
+:mod:`drmkit_widevine.simulated`); a device's real CDM needs licenses from a Widevine service.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+
+from drmkit.core.types import KeySessionType
+from drmkit.errors import InvalidLicenseError
+
+from drmkit_widevine.initdata import make_widevine_pssh
+from drmkit_widevine.messages import split_message
+from drmkit_widevine.simulated import (
+    SimulatedChallenge,
+    build_test_license,
+    parse_simulated_challenge,
+)
+
+_ANSWERABLE = ("license-request", "license-renewal")
+
+
+class WidevineLicenseHelper:
+    """Implements :class:`drmkit.plugin.LicenseHelper` for the simulated Widevine.
+
+    A test license must name the CDM session it is for, which only a request tells. An empty
+    ``request`` (an extra license for a session that already has one) answers the session of
+    the last request this helper read.
+    """
+
+    def __init__(self) -> None:
+        self._last_session_id: str | None = None
+
+    def init_data(self, key_ids: Sequence[bytes]) -> list[tuple[str, bytes]]:
+        """Return ``cenc`` (a v0 Widevine PSSH), ``keyids`` and, for one key id, ``webm``."""
+        kids = [bytes(k) for k in key_ids]
+        pairs: list[tuple[str, bytes]] = [("cenc", make_widevine_pssh(kids))]
+        pairs.append(("keyids", _keyids_json(kids)))
+        if len(kids) == 1:
+            pairs.append(("webm", kids[0]))
+        return pairs
+
+    def build_license(
+        self,
+        request: bytes,
+        keys: Mapping[bytes, bytes],
+        session_type: KeySessionType = KeySessionType.TEMPORARY,
+    ) -> bytes:
+        """Return a test license for the request's session with ``keys``.
+
+        It answers the request's message type (request or renewal) so the plugin can check that
+        such a message is pending.
+        """
+        answers: str | None = None
+        if request:
+            challenge = self._challenge(request)
+            session_id = challenge.session_id
+            if challenge.message_type in _ANSWERABLE:
+                answers = challenge.message_type
+        elif self._last_session_id is not None:
+            session_id = self._last_session_id
+        else:
+            raise InvalidLicenseError("no request seen yet: the license cannot name a session")
+        return build_test_license(session_id, keys, answers=answers)
+
+    def key_ids_of_request(self, request: bytes) -> list[bytes]:
+        """Return the key ids a (simulated) Widevine challenge names."""
+        return list(self._challenge(request).key_ids)
+
+    def _challenge(self, request: bytes) -> SimulatedChallenge:
+        try:
+            challenge = parse_simulated_challenge(split_message(request).body)
+        except ValueError as exc:
+            raise InvalidLicenseError(str(exc)) from None
+        self._last_session_id = challenge.session_id
+        return challenge
+
+
+def _keyids_json(key_ids: list[bytes]) -> bytes:
+    kids = [base64.urlsafe_b64encode(k).rstrip(b"=").decode("ascii") for k in key_ids]
+    return json.dumps({"kids": kids}).encode("ascii")
