@@ -155,6 +155,21 @@ async def api(store: SessionStore) -> AsyncIterator[Api]:
         yield made
 
 
+@pytest.fixture
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[SessionStore]:
+    """For behaviour above the store (HTTP parsing, auth, hooks): SQLite only."""
+    opened = open_store(f"sqlite:///{tmp_path / 'srm.sqlite3'}")
+    await opened.open()
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def sqlite_api(sqlite_store: SessionStore) -> AsyncIterator[Api]:
+    async with make_api(sqlite_store) as made:
+        yield made
+
+
 def success_id(response: httpx.Response) -> str:
     assert response.status_code == 200, response.text
     body = response.json()

@@ -130,44 +130,48 @@ BAD_BODIES: list[tuple[str, Any]] = [
 
 
 @pytest.mark.parametrize(("name", "raw"), BAD_BODIES, ids=[b[0] for b in BAD_BODIES])
-async def test_malformed_setup_is_400_without_state_change(api: Api, name: str, raw: bytes) -> None:
+async def test_malformed_setup_is_400_without_state_change(
+    sqlite_api: Api, name: str, raw: bytes
+) -> None:
     account = new_account()
-    token = await api.token(account)
-    response = await api.client.post(
+    token = await sqlite_api.token(account)
+    response = await sqlite_api.client.post(
         "/srm/sessions",
         content=raw,
         headers={"Client-Token": token, "Content-Type": "application/json"},
     )
     assert response.status_code == 400, response.text
     assert error_code(response) == "SRM-0002"
-    assert await api.store.count_live(account) == 0
+    assert await sqlite_api.store.count_live(account) == 0
 
 
-async def test_huge_body_is_413(api: Api) -> None:
+async def test_huge_body_is_413(sqlite_api: Api) -> None:
     account = new_account()
-    token = await api.token(account)
+    token = await sqlite_api.token(account)
     huge = b'{"content": {"contentID": "' + b"a" * 100_000 + b'", "contentType": "COD"}}'
-    response = await api.client.post("/srm/sessions", content=huge, headers={"Client-Token": token})
+    response = await sqlite_api.client.post(
+        "/srm/sessions", content=huge, headers={"Client-Token": token}
+    )
     assert response.status_code == 413 and error_code(response) == "SRM-0009"
 
     async def chunked() -> Any:
         for _ in range(100):
             yield b"a" * 1000
 
-    streamed = await api.client.post(
+    streamed = await sqlite_api.client.post(
         "/srm/sessions", content=chunked(), headers={"Client-Token": token}
     )
     assert streamed.status_code == 413 and error_code(streamed) == "SRM-0009"
-    assert await api.store.count_live(account) == 0
+    assert await sqlite_api.store.count_live(account) == 0
 
 
 @pytest.mark.parametrize("token", [None, "", "nope", "x" * 5000, "bearer abc"])
-async def test_missing_or_invalid_token_is_401(api: Api, token: str | None) -> None:
+async def test_missing_or_invalid_token_is_401(sqlite_api: Api, token: str | None) -> None:
     headers = {} if token is None else {"Client-Token": token}
     for response in (
-        await api.client.post("/srm/sessions", json=BODY, headers=headers),
-        await api.client.put(f"/srm/sessions/{uuid.uuid4()}", headers=headers),
-        await api.client.delete(f"/srm/v1/sessions/{uuid.uuid4()}", headers=headers),
+        await sqlite_api.client.post("/srm/sessions", json=BODY, headers=headers),
+        await sqlite_api.client.put(f"/srm/sessions/{uuid.uuid4()}", headers=headers),
+        await sqlite_api.client.delete(f"/srm/v1/sessions/{uuid.uuid4()}", headers=headers),
     ):
         assert response.status_code == 401, response.text
         assert error_code(response) == "SRM-0003"
@@ -183,9 +187,9 @@ async def test_revoked_token_is_401(api: Api) -> None:
 
 
 @pytest.mark.parametrize("sid", ["nope", "1234", "zzzzzzzz-4c33-4c0e-ba52-6632e8810d3e", "%00"])
-async def test_malformed_session_id_is_400(api: Api, sid: str) -> None:
-    token = await api.token(new_account())
-    for call in (api.keepalive, api.teardown):
+async def test_malformed_session_id_is_400(sqlite_api: Api, sid: str) -> None:
+    token = await sqlite_api.token(new_account())
+    for call in (sqlite_api.keepalive, sqlite_api.teardown):
         response = await call(token, sid)
         assert response.status_code == 400 and error_code(response) == "SRM-0002"
 
@@ -197,10 +201,10 @@ async def test_unknown_session_id_is_404(api: Api) -> None:
         assert response.status_code == 404 and error_code(response) == "SRM-0008"
 
 
-async def test_unknown_path_and_method(api: Api) -> None:
-    response = await api.client.get("/srm/unknown")
+async def test_unknown_path_and_method(sqlite_api: Api) -> None:
+    response = await sqlite_api.client.get("/srm/unknown")
     assert response.status_code == 404 and error_code(response) == "SRM-0001"
-    response = await api.client.patch("/srm/sessions")
+    response = await sqlite_api.client.patch("/srm/sessions")
     assert response.status_code == 405 and error_code(response) == "SRM-0005"
 
 
@@ -232,28 +236,28 @@ async def test_operator_lists_and_tears_down(api: Api) -> None:
 
 
 @pytest.mark.parametrize("header", [None, "Bearer wrong", "Basic abc", "Bearer", OPERATOR_TOKEN])
-async def test_operator_credential_is_checked(api: Api, header: str | None) -> None:
+async def test_operator_credential_is_checked(sqlite_api: Api, header: str | None) -> None:
     headers = {} if header is None else {"Authorization": header}
-    response = await api.client.get("/srm/operator/accounts/a/sessions", headers=headers)
+    response = await sqlite_api.client.get("/srm/operator/accounts/a/sessions", headers=headers)
     assert response.status_code == 401 and error_code(response) == "SRM-0011"
 
 
-async def test_client_token_is_not_an_operator_credential(api: Api) -> None:
+async def test_client_token_is_not_an_operator_credential(sqlite_api: Api) -> None:
     account = new_account()
-    token = await api.token(account)
-    sid = success_id(await api.setup(token))
-    response = await api.client.delete(
+    token = await sqlite_api.token(account)
+    sid = success_id(await sqlite_api.setup(token))
+    response = await sqlite_api.client.delete(
         f"/srm/operator/accounts/{account}/sessions/{sid}",
         headers={"Authorization": f"Bearer {token}"},
     )
     assert response.status_code == 401
-    assert (await api.keepalive(token, sid)).status_code == 200
+    assert (await sqlite_api.keepalive(token, sid)).status_code == 200
 
 
-async def test_operator_api_disabled_without_credential(store: SessionStore) -> None:
+async def test_operator_api_disabled_without_credential(sqlite_store: SessionStore) -> None:
     from drmkit.srm.app import create_app
 
-    async with make_api(store) as made:
+    async with make_api(sqlite_store) as made:
         app = create_app(made.service, operator_token=None, manage_service=False)
         import httpx
 
@@ -277,10 +281,10 @@ class BlockSome:
         return False if content_id.startswith("blocked") else None
 
 
-async def test_content_access_hook_denies_without_taking_a_slot(store: SessionStore) -> None:
+async def test_content_access_hook_denies_without_taking_a_slot(sqlite_store: SessionStore) -> None:
     pm = make_plugin_manager(load_entry_points=False)
     pm.register(BlockSome())
-    async with make_api(store, plugin_manager=pm) as made:
+    async with make_api(sqlite_store, plugin_manager=pm) as made:
         account = new_account()
         token = await made.token(account)
         blocked = {"content": {"contentID": "blocked-1", "contentType": "LIVE"}}
@@ -296,7 +300,7 @@ async def test_content_access_hook_denies_without_taking_a_slot(store: SessionSt
             token, body={"content": {"contentID": "boom", "contentType": "x"}}
         )
         assert broken.status_code == 500 and error_code(broken) == "SRM-0007"
-        assert await store.count_live(account) == 0
+        assert await sqlite_store.count_live(account) == 0
         success_id(await made.setup(token))
 
 
@@ -316,7 +320,7 @@ def _ec_keys() -> tuple[str, str]:
 
 
 @pytest.mark.parametrize("algorithm", ["HS256", "ES256"])
-async def test_jwt_client_tokens(store: SessionStore, algorithm: str) -> None:
+async def test_jwt_client_tokens(sqlite_store: SessionStore, algorithm: str) -> None:
     if algorithm == "HS256":
         signing = verifying = "a-shared-secret-of-at-least-32-bytes!"
     else:
@@ -329,7 +333,7 @@ async def test_jwt_client_tokens(store: SessionStore, algorithm: str) -> None:
         return jwt.encode(claims, key, algorithm=algorithm)
 
     good = sign({"sub": account, "device": "tv", "exp": now + 60})
-    async with make_api(store, verifier=verifier, default_limit=1) as made:
+    async with make_api(sqlite_store, verifier=verifier, default_limit=1) as made:
         sid = success_id(await made.setup(good))
         assert (await made.keepalive(good, sid)).status_code == 200
         other_device = sign({"sub": account, "device": "phone", "exp": now + 60})
@@ -351,7 +355,7 @@ async def test_jwt_client_tokens(store: SessionStore, algorithm: str) -> None:
         for token in bad:
             response = await made.setup(token)
             assert response.status_code == 401 and error_code(response) == "SRM-0003", token
-        assert await store.count_live(account) == 1
+        assert await sqlite_store.count_live(account) == 1
 
 
 def test_jwt_verifier_refuses_alg_none() -> None:
@@ -359,8 +363,8 @@ def test_jwt_verifier_refuses_alg_none() -> None:
         JwtVerifier("k", algorithms=["none"])
 
 
-async def test_openapi_document_is_served(api: Api) -> None:
-    response = await api.client.get("/openapi.json")
+async def test_openapi_document_is_served(sqlite_api: Api) -> None:
+    response = await sqlite_api.client.get("/openapi.json")
     assert response.status_code == 200
     paths = response.json()["paths"]
     for prefix in ("/srm", "/srm/v1"):

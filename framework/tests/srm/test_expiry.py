@@ -91,9 +91,14 @@ async def test_sessions_expire_without_keepalive_on_the_store_clock(store: Sessi
     assert not await store.keepalive(me.account, first.session_id)
     second = await store.admit(me, "c", "COD", 1, 1)
     assert isinstance(second, Admitted)
+    await asyncio.sleep(1.05)
+    assert await raw_rows(store, me.account) == 1
+    assert await store.reap() >= 1  # what the background sweeper calls
+    assert await raw_rows(store, me.account) == 0
 
 
-async def test_sweeper_deletes_expired_rows(store: SessionStore) -> None:
+async def test_background_sweeper_deletes_expired_rows(sqlite_store: SessionStore) -> None:
+    store = sqlite_store
     async with make_api(store, timeout_s=1, sweep_interval_s=0.2) as api:
         account = new_account()
         token = await api.token(account)

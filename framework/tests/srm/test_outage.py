@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -103,36 +104,42 @@ async def test_unreachable_store_at_start_is_a_clear_error() -> None:
 
 def test_sqlite_sessions_survive_an_srm_process_restart(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'srm.sqlite3'}"
+    account = new_account()
 
-    async def issue() -> str:
+    async def with_store(work: Any) -> Any:
         store = open_store(url)
         await store.open()
         try:
-            return await TokenTableVerifier(store).issue(Identity(new_account(), "tv"))
+            return await work(store)
         finally:
             await store.close()
 
-    token = asyncio.run(issue())
+    token = asyncio.run(
+        with_store(lambda store: TokenTableVerifier(store).issue(Identity(account, "tv")))
+    )
     headers = {"Client-Token": token}
-    # Long enough to outlive a process restart on a loaded machine, short enough to wait out.
-    settings = {"default_limit": 1, "session_timeout_s": 5}
-    node = start_srm_server(url, tmp_path, **settings)
+    node = start_srm_server(url, tmp_path, default_limit=2, session_timeout_s=30)
     try:
-        sid = httpx.post(f"{node.base_url}/srm/sessions", json=BODY, headers=headers).json()[
+        kept = httpx.post(f"{node.base_url}/srm/sessions", json=BODY, headers=headers).json()[
             "successResponse"
         ]["sessionId"]
+        # A second session with a 1 s timeout, admitted through the same store file.
+        short = asyncio.run(
+            with_store(lambda store: store.admit(Identity(account, "phone"), "c", "COD", 2, 1))
+        )
+        short_deadline = time.monotonic() + 1.0
     finally:
         node.stop()
-    node = start_srm_server(url, tmp_path, port=node.port, **settings)
+    node = start_srm_server(url, tmp_path, port=node.port, default_limit=2, session_timeout_s=30)
     try:
-        assert httpx.put(f"{node.base_url}/srm/sessions/{sid}", headers=headers).status_code == 200
-        denied = httpx.post(f"{node.base_url}/srm/sessions", json=BODY, headers=headers)
-        assert error_code(denied) == "SRM-0006"  # the persisted session still counts
-        time.sleep(5.1)  # and still expires
-        late = httpx.put(f"{node.base_url}/srm/sessions/{sid}", headers=headers)
+        time.sleep(max(0.0, short_deadline - time.monotonic()))
+        base = f"{node.base_url}/srm/sessions"
+        assert httpx.put(f"{base}/{kept}", headers=headers).status_code == 200  # persisted
+        late = httpx.put(f"{base}/{short.session_id}", headers=headers)  # expired while down
         assert late.status_code == 404 and error_code(late) == "SRM-0008"
-        again = httpx.post(f"{node.base_url}/srm/sessions", json=BODY, headers=headers)
-        assert "successResponse" in again.json()
+        assert "successResponse" in httpx.post(base, json=BODY, headers=headers).json()
+        denied = httpx.post(base, json=BODY, headers=headers)
+        assert error_code(denied) == "SRM-0006"  # the persisted session still counts
     finally:
         node.stop()
 

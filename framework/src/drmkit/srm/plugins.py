@@ -39,3 +39,9 @@ def content_access_allowed(
         account=account, device=device, content_id=content_id, content_type=content_type
     )
     return all(result is not False for result in results)
+
+
+def only_default_content_access(pm: pluggy.PluginManager) -> bool:
+    """Tell whether the built-in allow-all is the only content-access implementation."""
+    impls = pm.hook.srm_check_content_access.get_hookimpls()
+    return all(isinstance(impl.plugin, AllowAllContent) for impl in impls)

@@ -13,7 +13,7 @@ import pluggy
 
 from drmkit.srm.auth import TokenVerifier
 from drmkit.srm.errors import SrmErrorCode, SrmProblem, StoreUnavailableError
-from drmkit.srm.plugins import content_access_allowed
+from drmkit.srm.plugins import content_access_allowed, only_default_content_access
 from drmkit.srm.stores.base import Admitted, Identity, SessionRecord, SessionStore
 
 T = TypeVar("T")
@@ -116,23 +116,19 @@ class SrmService:
     async def setup(self, token: str | None, content_id: str, content_type: str) -> Admitted:
         """Admit a session or raise the matching ``SrmProblem``."""
         identity = await self.authenticate(token)
+        args = (self.plugin_manager, identity.account, identity.device, content_id, content_type)
         try:
-            allowed = await asyncio.to_thread(
-                content_access_allowed,
-                self.plugin_manager,
-                identity.account,
-                identity.device,
-                content_id,
-                content_type,
-            )
+            if only_default_content_access(self.plugin_manager):
+                allowed = content_access_allowed(*args)  # trivial: skip the thread hop
+            else:
+                allowed = await asyncio.to_thread(content_access_allowed, *args)
         except Exception as exc:
             log.exception("srm content-access hook failed")
             raise SrmProblem(SrmErrorCode.INTERNAL, "Content access check failed") from exc
         if not allowed:
             raise SrmProblem(SrmErrorCode.CONTENT_DENIED)
-        limit = await self.limit_of(identity.account)
         result = await self._store_call(
-            self.store.admit(identity, content_id, content_type, limit, self.timeout_s)
+            self.store.admit(identity, content_id, content_type, self.default_limit, self.timeout_s)
         )
         if not isinstance(result, Admitted):
             raise SrmProblem(SrmErrorCode.LIMIT_REACHED)

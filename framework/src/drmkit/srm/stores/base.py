@@ -77,16 +77,19 @@ class SessionStore(abc.ABC):
         identity: Identity,
         content_id: str,
         content_type: str,
-        limit: int,
+        default_limit: int,
         timeout_s: int,
     ) -> Admitted | Denied:
         """Admit a new session for ``identity.account`` atomically.
+
+        The account's limit is read in the same atomic step: its own limit from the account
+        table if it has one, else ``default_limit``; 0 means unlimited.
 
         Args:
             identity: account and device of the client.
             content_id: the content being played.
             content_type: its type (e.g. ``COD``, ``LIVE``).
-            limit: the account's limit; 0 means unlimited.
+            default_limit: limit of accounts without an own limit.
             timeout_s: keep-alive timeout of the new session.
 
         """

@@ -55,6 +55,11 @@ _LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
 
 _ADMIT = """
 WITH now AS (SELECT statement_timestamp() AS t),
+lim AS (
+    SELECT coalesce(
+        (SELECT stream_limit FROM srm_account WHERE account = %(account)s), %(limit)s
+    ) AS l
+),
 live AS (
     SELECT count(*) AS n FROM srm_session, now
     WHERE account = %(account)s AND expires_at > now.t
@@ -69,8 +74,8 @@ inserted AS (
          created_at, last_seen, expires_at)
     SELECT %(id)s, %(account)s, %(device)s, %(content_id)s, %(content_type)s, %(timeout)s,
            now.t, now.t, now.t + make_interval(secs => %(timeout)s)
-    FROM now, live
-    WHERE %(limit)s = 0 OR live.n < %(limit)s
+    FROM now, live, lim
+    WHERE lim.l = 0 OR live.n < lim.l
     RETURNING 1
 )
 SELECT (SELECT n FROM live), (SELECT count(*) FROM inserted)
@@ -81,6 +86,7 @@ UPDATE srm_session
 SET last_seen = statement_timestamp(),
     expires_at = statement_timestamp() + make_interval(secs => timeout_s)
 WHERE id = %s AND account = %s AND expires_at > statement_timestamp()
+RETURNING 1
 """
 
 
@@ -150,7 +156,7 @@ class PostgresStore(SessionStore):
         identity: Identity,
         content_id: str,
         content_type: str,
-        limit: int,
+        default_limit: int,
         timeout_s: int,
     ) -> Admitted | Denied:
         """Lock the account, then purge, count and conditionally insert in one statement."""
@@ -162,9 +168,10 @@ class PostgresStore(SessionStore):
             "content_id": content_id,
             "content_type": content_type,
             "timeout": timeout_s,
-            "limit": limit,
+            "limit": default_limit,
         }
-        async with self._conn() as conn, conn.transaction():
+        # Pipeline mode: BEGIN, the lock and the admission go out in one round trip.
+        async with self._conn() as conn, conn.pipeline(), conn.transaction():
             await conn.execute(_LOCK, (identity.account,))
             cur = await conn.execute(_ADMIT, params)
             row = await cur.fetchone()
@@ -176,10 +183,10 @@ class PostgresStore(SessionStore):
 
     async def keepalive(self, account: str, session_id: uuid.UUID) -> bool:
         """Extend the session under the account lock while it is live; delete it if expired."""
-        async with self._conn() as conn, conn.transaction():
+        async with self._conn() as conn, conn.pipeline(), conn.transaction():
             await conn.execute(_LOCK, (account,))
             cur = await conn.execute(_KEEPALIVE, (session_id, account))
-            if cur.rowcount == 1:
+            if await cur.fetchone() is not None:  # rowcount is not known yet in pipeline mode
                 return True
             await conn.execute(
                 "DELETE FROM srm_session WHERE id = %s AND account = %s "

@@ -5,7 +5,8 @@ Keys (hash-tagged by account so a cluster keeps an account's keys in one slot):
 * ``srm:{<account>}:z``: sorted set, member = session id, score = expiry (ms, Redis clock);
 * ``srm:{<account>}:h``: hash, session id -> JSON metadata (device, content, timeout, created,
   last keep-alive);
-* ``srm:limit:<account>``: the account's own limit; ``srm:token:<sha256>``: a client token.
+* ``srm:{<account>}:limit``: the account's own limit (read by the admission script);
+* ``srm:token:<sha256>``: a client token.
 
 A script runs alone on the server, so "drop expired, count, insert below the limit" is atomic, and
 the time comes from ``redis.call('TIME')``: every SRM node sharing the server uses the same clock,
@@ -58,14 +59,16 @@ local function backstop(z, h)
 end
 """
 
-# KEYS: zset, hash. ARGV: session id, limit (0 = unlimited), timeout ms, metadata JSON.
+# KEYS: zset, hash, own limit. ARGV: session id, default limit (0 = unlimited), timeout ms,
+# metadata JSON.
 _ADMIT = (
     _PRELUDE
     + """
 local now = now_ms()
 purge(KEYS[1], KEYS[2], now)
 local n = redis.call('ZCARD', KEYS[1])
-local limit = tonumber(ARGV[2])
+local own = redis.call('GET', KEYS[3])
+local limit = tonumber(own or ARGV[2])
 if limit > 0 and n >= limit then
   return {0, n}
 end
@@ -162,6 +165,10 @@ def _keys(account: str) -> list[str]:
     return [f"srm:{{{account}}}:z", f"srm:{{{account}}}:h"]
 
 
+def _limit_key(account: str) -> str:
+    return f"srm:{{{account}}}:limit"
+
+
 def _ms(value: Any) -> datetime:
     return datetime.fromtimestamp(float(value) / 1000.0, UTC)
 
@@ -233,7 +240,7 @@ class RedisStore(SessionStore):
         identity: Identity,
         content_id: str,
         content_type: str,
-        limit: int,
+        default_limit: int,
         timeout_s: int,
     ) -> Admitted | Denied:
         """Run the admission script (purge, count, insert below the limit) for the account."""
@@ -244,8 +251,8 @@ class RedisStore(SessionStore):
         )
         admitted, live = await self._call(
             self._admit(
-                keys=_keys(identity.account),
-                args=[str(session_id), limit, timeout_s * 1000, meta],
+                keys=[*_keys(identity.account), _limit_key(identity.account)],
+                args=[str(session_id), default_limit, timeout_s * 1000, meta],
             )
         )
         if int(admitted) == 1:
@@ -306,17 +313,17 @@ class RedisStore(SessionStore):
         return removed
 
     async def set_account_limit(self, account: str, limit: int | None) -> None:
-        """Set or delete ``srm:limit:<account>``."""
+        """Set or delete the account's limit key."""
         client = self._redis()
-        key = f"srm:limit:{account}"
+        key = _limit_key(account)
         if limit is None:
             await self._call(client.delete(key))
         else:
             await self._call(client.set(key, limit))
 
     async def get_account_limit(self, account: str) -> int | None:
-        """Read ``srm:limit:<account>``."""
-        value = await self._call(self._redis().get(f"srm:limit:{account}"))
+        """Read the account's limit key."""
+        value = await self._call(self._redis().get(_limit_key(account)))
         return None if value is None else int(value)
 
     async def add_token(self, token_hash: str, identity: Identity) -> None:

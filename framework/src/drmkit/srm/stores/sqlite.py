@@ -140,7 +140,7 @@ class SqliteStore(SessionStore):
         identity: Identity,
         content_id: str,
         content_type: str,
-        limit: int,
+        default_limit: int,
         timeout_s: int,
     ) -> Admitted | Denied:
         """Reap, count and insert under ``BEGIN IMMEDIATE`` (the write lock is held throughout)."""
@@ -150,6 +150,10 @@ class SqliteStore(SessionStore):
             conn.execute("BEGIN IMMEDIATE")
             try:
                 now = self.clock()
+                own = conn.execute(
+                    "SELECT stream_limit FROM srm_account WHERE account = ?", (identity.account,)
+                ).fetchone()
+                limit = default_limit if own is None else int(own[0])
                 conn.execute(
                     "DELETE FROM srm_session WHERE account = ? AND expires_at <= ?",
                     (identity.account, now),
