@@ -286,3 +286,18 @@ def test_concurrent_requests_are_all_answered(client: httpx.Client) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = list(pool.map(fetch, range(64)))
     assert statuses == [200] * 64
+
+
+def test_a_bug_gives_a_json_500_and_the_server_keeps_serving(
+    serve: ServeFactory, store: KeyStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def buggy(*_: object, **__: object) -> object:
+        raise RuntimeError("unexpected")
+
+    with serve() as client:
+        monkeypatch.setattr(store, "lookup", buggy)
+        response = client.post("/clearkey/license", json=license_request(KID_A))
+        error = assert_error(response, 500, "internal_error")
+        assert "unexpected" not in str(error["message"])  # no internals leak to clients
+        monkeypatch.undo()
+        assert client.post("/clearkey/license", json=license_request(KID_A)).status_code == 200

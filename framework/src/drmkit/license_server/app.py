@@ -197,6 +197,14 @@ def create_app(
                 # The client went away mid-body: nobody is left to answer; not a server error.
                 outcome = "client_disconnect"
                 return Response(status_code=400)
+            except KeyStoreError:
+                outcome = "key_store_unavailable"
+                raise
+            except Exception as exc:
+                # Answered here rather than by an app-level handler: Starlette re-raises from its
+                # server-error middleware, which makes uvicorn drop the keep-alive connection.
+                outcome = "internal_error"
+                return internal_error(exc)
             finally:
                 metrics.requests.labels(endpoint.key_system, endpoint.operation, outcome).inc()
                 metrics.duration.labels(endpoint.key_system, endpoint.operation).observe(
@@ -243,10 +251,13 @@ def create_app(
         error = LicenseServerError(exc.status_code, code, str(exc.detail))
         return JSONResponse(error.to_json(), status_code=exc.status_code, headers=exc.headers)
 
-    async def on_unexpected(request: Request, exc: Exception) -> Response:
-        logger.exception("unexpected license server failure", exc_info=exc)
+    def internal_error(exc: BaseException) -> Response:
+        logger.error("unexpected license server failure", exc_info=exc)
         error = LicenseServerError(500, "internal_error", "internal server error")
         return JSONResponse(error.to_json(), status_code=500)
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        return internal_error(exc)
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
