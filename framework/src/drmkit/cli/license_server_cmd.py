@@ -7,6 +7,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from drmkit.cli import app
 from drmkit.settings import Settings, load_settings
@@ -16,7 +17,7 @@ _err = Console(stderr=True)
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print ``message`` as an error on standard error and exit with ``code``."""
-    _err.print(f"[bold red]error:[/] {message}", highlight=False)
+    _err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from drmkit.demo.runner import RunResult, StepOutcome, StepResult
@@ -27,7 +28,8 @@ def print_step(console: Console, result: StepResult) -> None:
     detail = result.detail if result.outcome is not StepOutcome.SKIPPED else "skipped"
     style = "red" if result.outcome is StepOutcome.FAILED else "dim"
     console.print(
-        f" {_MARKS[result.outcome]} {result.name:<36} {timing:>9}  [{style}]{detail}[/]",
+        f" {_MARKS[result.outcome]} {escape(f'{result.name:<36}')} {timing:>9}  "
+        f"[{style}]{escape(detail)}[/]",
         highlight=False,
         soft_wrap=True,
     )
@@ -55,7 +57,7 @@ def print_summary(console: Console, run: RunResult, facts: dict[str, Any]) -> No
         )
     else:
         reason = f"{failure.name}: {failure.detail}" if failure else "a step did not run"
-        console.print(f"[bold red]demo failed[/] after {total}: {reason}", highlight=False)
+        console.print(f"[bold red]demo failed[/] after {total}: {escape(reason)}", highlight=False)
 
 
 def as_json(run: RunResult, facts: dict[str, Any]) -> dict[str, Any]:
