@@ -101,3 +101,12 @@ def test_concurrent_writers_and_readers_from_threads(tmp_path: Path) -> None:
         t.join(30)
     assert errors == []
     assert len(store) == 240
+
+
+def test_a_new_store_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "fresh" / "keys.sqlite3"
+    store = KeyStore(path)
+    store.add(KID, KEY)
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+    for file in path.parent.iterdir():
+        assert file.stat().st_mode & 0o077 == 0, file

@@ -8,6 +8,7 @@ runs). The database uses WAL so readers never wait for a writer.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -65,7 +66,11 @@ class KeyStore:
 
     def _initialize(self) -> None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Content keys are secrets: a new directory and database are the owner's alone
+            # (SQLite gives its -wal/-shm files the database file's permissions).
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not self.path.exists():
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         except OSError as exc:
             raise KeyStoreError(
                 f"cannot create the key store directory {self.path.parent}: {exc}"
