@@ -38,12 +38,12 @@ from drmkit.demo.samples import CencSample, make_samples
 from drmkit.license_server import KeyStore, LicenseServerThread, create_app
 from drmkit.license_server.app import LicenseEndpoint, default_endpoints
 from drmkit.license_server.keyids import b64url_encode
+from drmkit.plugins.loader import installed_entry_points
 from drmkit.settings import Settings
 
 DEFAULT_KEY_SYSTEM = "org.w3.clearkey"
 EVENT_TIMEOUT_S = 10.0
 HTTP_TIMEOUT_S = 10.0
-PREFERRED_INIT_DATA = ("keyids", "cenc", "webm")
 
 
 class DemoFault(enum.StrEnum):
@@ -118,6 +118,12 @@ def prepare(
         context.settings = settings = settings.model_copy(update={"state_dir": Path(temp)})
     context.container = build_container(settings)
     enabled = context.container.plugin_manager().key_systems()
+    if key_system not in enabled and "plugins" not in settings.model_fields_set:
+        # Plugins not configured: the demo may use any installed one (e.g. drmkit-widevine).
+        plugins = settings.plugins.model_copy(update={"enabled": sorted(installed_entry_points())})
+        context.settings = settings = settings.model_copy(update={"plugins": plugins})
+        context.container = build_container(settings)
+        enabled = context.container.plugin_manager().key_systems()
     if key_system not in enabled:
         raise DemoSetupError(
             f"key system {key_system!r} is not enabled; enabled: {', '.join(enabled) or 'none'}"
@@ -193,7 +199,7 @@ async def generate_request(ctx: DemoContext) -> str:
     if helper is None:
         raise DemoError(f"the {ctx.key_system} plugin provides no init data helper")
     choices = dict(helper.init_data([ctx.kid]))
-    ctx.init_data_type = next((t for t in PREFERRED_INIT_DATA if t in choices), next(iter(choices)))
+    ctx.init_data_type = next(iter(choices))  # the key system's own first choice
     await ctx.session.generate_request(ctx.init_data_type, choices[ctx.init_data_type])
     event = await ctx.events.next(timeout=EVENT_TIMEOUT_S)
     if not isinstance(event, LicenseRequest):
