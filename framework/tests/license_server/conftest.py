@@ -34,7 +34,7 @@ def serve(store: KeyStore) -> ServeFactory:
     @contextmanager
     def factory(**overrides: Any) -> Iterator[httpx.Client]:
         settings = LicenseServerSettings(**overrides)
-        app = create_app(overrides.pop("_store", store), settings)
+        app = create_app(store, settings)
         with (
             LicenseServerThread(app, "127.0.0.1", 0) as server,
             httpx.Client(base_url=server.url, timeout=10) as client,

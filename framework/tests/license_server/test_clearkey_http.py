@@ -11,8 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from drmkit.license_server import KeyStore, KeyStoreError
+from drmkit.license_server import KeyStore, KeyStoreError, LicenseServerThread, create_app
 from drmkit.license_server.keyids import b64url_encode
+from drmkit.settings import LicenseServerSettings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -301,3 +302,26 @@ def test_a_bug_gives_a_json_500_and_the_server_keeps_serving(
         assert "unexpected" not in str(error["message"])  # no internals leak to clients
         monkeypatch.undo()
         assert client.post("/clearkey/license", json=license_request(KID_A)).status_code == 200
+
+
+def test_serves_on_ipv6_loopback(store: KeyStore) -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    app = create_app(store, LicenseServerSettings())
+    with LicenseServerThread(app, "::1", 0) as server:
+        assert server.url.startswith("http://[::1]:")
+        assert httpx.get(f"{server.url}/healthz", timeout=5).json()["status"] == "ok"
+
+
+def test_server_thread_reports_a_busy_port(store: KeyStore) -> None:
+    app = create_app(store, LicenseServerSettings())
+    with LicenseServerThread(app, "127.0.0.1", 0) as first:
+        second = LicenseServerThread(app, "127.0.0.1", first.port)
+        with pytest.raises(OSError):
+            second.start()
+        second.stop()  # idempotent, nothing to stop
