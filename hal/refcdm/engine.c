@@ -104,7 +104,9 @@ OpenCDMError rc_decrypt(rc_key* key, uint8_t* buf, uint32_t len, const rc_sample
                 rc = run(c, p, n); /* keystream continues across ranges, partial blocks carry */
                 break;
             case AesCtr_Cens:
-                rc = pattern ? run_pattern(c, p, n, smp->crypt, smp->skip) : run(c, p, n);
+                /* no pattern (audio): whole blocks only, a partial tail stays clear (as cbcs) */
+                rc = pattern ? run_pattern(c, p, n, smp->crypt, smp->skip)
+                             : run(c, p, n & ~(size_t)15);
                 break;
             case AesCbc_Cbc1:
                 rc = run(c, p, n & ~(size_t)15); /* chain continues; a partial tail stays clear */

@@ -173,8 +173,10 @@ def encrypt_sample(
     def cbc(chunk: bytes) -> bytes:
         return Cipher(algorithms.AES(key), modes.CBC(counter)).encryptor().update(chunk)
 
-    if scheme is EncryptionScheme.CENC or (scheme is EncryptionScheme.CENS and not pattern.crypt):
+    if scheme is EncryptionScheme.CENC:
         _apply(data, [r for r in ranges if r[1]], ctr)
+    elif scheme is EncryptionScheme.CENS and not pattern.crypt:  # no pattern: partial tail clear
+        _apply(data, [(o, n - n % 16) for o, n in ranges if n >= 16], ctr)
     elif scheme is EncryptionScheme.CENS:
         pieces = [p for start, size in ranges for p in _pattern_blocks(start, size, pattern)]
         _apply(data, pieces, ctr)

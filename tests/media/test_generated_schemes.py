@@ -88,21 +88,11 @@ def _pyav_packets(path: Path, key: str) -> list[bytes]:
         return [bytes(p) for p in container.demux(container.streams[0]) if p.size]
 
 
-# Pattern-less cens (audio): only whole 16-byte blocks are encrypted; the reference CDM's engine
-# (hal/refcdm/engine.c, AesCtr_Cens without a pattern) also decrypts the partial tail block.
-_CENS_TAIL = pytest.mark.xfail(
-    strict=True,
-    reason="reference CDM decrypts the partial tail block of pattern-less cens; remove this "
-    "marker when engine.c runs CTR over whole blocks only (n & ~15) there",
-)
-
-
 def _params() -> list[object]:
     out: list[object] = []
     for case in CASES:
         for kind in ("v", "a"):
-            marks = [_CENS_TAIL] if case[0] == "cens" and kind == "a" else []
-            out.append(pytest.param(case, kind, id=f"{kind}-{_case_id(case)}", marks=marks))
+            out.append(pytest.param(case, kind, id=f"{kind}-{_case_id(case)}"))
     return out
 
 

@@ -7,7 +7,7 @@
   partial blocks carrying over), decrypted in one call and scattered back;
 - cens: the pattern's crypt blocks of every range (ISO/IEC 23001-7 partial-pattern rule applied)
   are gathered and decrypted as plain CTR: the keystream runs over the encrypted blocks only
-  (pattern 0:0 is treated like cenc);
+  (pattern 0:0: every whole block, a partial tail block stays clear);
 - cbc1 (10-argument only): the whole 16-byte blocks of every encrypted range are gathered (the CBC
   chain continues from range to range; a partial tail block stays clear);
 - cbcs (10-argument only): one in-place call per subsample, since the constant IV and the pattern

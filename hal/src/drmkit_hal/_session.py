@@ -384,6 +384,8 @@ class CdmSession:
         if scheme is EncryptionScheme.CENS:
             if pattern[0]:
                 ranges = _decrypt.pattern_crypt_ranges(ranges, pattern)
+            else:  # no pattern: whole blocks only, a partial tail stays clear
+                ranges = _decrypt.full_block_ranges(ranges)
             call_scheme = EncryptionScheme.CENC  # CTR over the gathered crypt blocks
         elif scheme is EncryptionScheme.CBC1:
             ranges = _decrypt.full_block_ranges(ranges)
