@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import socket
 import time
 from collections.abc import Iterator
@@ -325,3 +326,18 @@ def test_server_thread_reports_a_busy_port(store: KeyStore) -> None:
         with pytest.raises(OSError):
             second.start()
         second.stop()  # idempotent, nothing to stop
+
+
+def test_one_structured_log_record_per_license_request(
+    client: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="drmkit.license_server.app")
+    client.post("/clearkey/license", json=license_request(UNKNOWN))
+    records = [r for r in caplog.records if r.getMessage() == "license request"]
+    assert len(records) == 1
+    record = records[0]
+    assert (record.key_system, record.operation, record.outcome) == (  # type: ignore[attr-defined]
+        "org.w3.clearkey",
+        "license",
+        "unknown_kids",
+    )
