@@ -10,6 +10,7 @@ from dependency_injector import containers, providers
 
 from drmkit.core import wiring as core_wiring
 from drmkit.license_server import KeyStore, create_app, open_key_store
+from drmkit.server.app import SessionServer
 from drmkit.settings import Settings, load_settings
 from drmkit.srm import bootstrap as srm_bootstrap
 
@@ -34,6 +35,10 @@ class Container(containers.DeclarativeContainer):
         srm_bootstrap.service_from_settings, settings, srm_store, srm_plugin_manager
     )
     srm_app = providers.Factory(srm_bootstrap.app_from_settings, settings, srm_service)
+    # Session server of one application (``drmkit serve``).
+    session_server = providers.Singleton(
+        SessionServer, settings, media_keys_factory, hal, metrics_registry
+    )
     license_key_store: providers.Provider[KeyStore] = providers.ThreadSafeSingleton(
         open_key_store, settings
     )

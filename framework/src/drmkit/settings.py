@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from drmkit.core.config import CoreSettings, HalSettings, PluginSettings
+from drmkit.server.config import ServerSettings
 from drmkit.srm.config import SrmSettings
 
 CONFIG_ENV_VAR = "DRMKIT_CONFIG"
@@ -115,6 +116,9 @@ class Settings(BaseSettings):
         default_factory=SrmSettings, description="Session resource manager (``drmkit srm``)."
     )
     license_server: LicenseServerSettings = Field(default_factory=LicenseServerSettings)
+    server: ServerSettings = Field(
+        default_factory=ServerSettings, description="Session server (``drmkit serve``)."
+    )
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     @classmethod

@@ -12,5 +12,6 @@ from drmkit.cli import (  # noqa: F401
     keys_cmd,
     license_server_cmd,
     plugins_cmd,
+    serve_cmd,
     srm_cmd,
 )

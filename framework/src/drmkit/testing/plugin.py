@@ -11,7 +11,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -28,7 +28,11 @@ if TYPE_CHECKING:
     from drmkit.core.media_keys import MediaKeys
     from drmkit.plugins.model import LicenseHelper
     from drmkit.settings import Settings
+    from drmkit.testing.ipc import ServerProcess
     from drmkit.testing.refcdm import RefCdmControl
+
+IPC_CALL_TIMEOUT_S = 15.0
+"""Client call timeout with ``--drmkit-transport=ipc`` (the suite injects 3 s CDM delays)."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -48,6 +52,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--drmkit-ocdm-library",
         default=None,
         help="Platform OCDM library to test instead of the bundled reference CDM.",
+    )
+    group.addoption(
+        "--drmkit-transport",
+        default="inproc",
+        choices=("inproc", "ipc"),
+        help="inproc: the core in the test process (default); ipc: through drmkit.client"
+        " against a drmkit serve process.",
     )
 
 
@@ -137,9 +148,56 @@ def drmkit_container(drmkit_settings: Settings, drmkit_hal: Hal) -> Iterator[Con
         container.shutdown_resources()
 
 
+@pytest.fixture
+def drmkit_transport(request: pytest.FixtureRequest) -> str:
+    """Return ``inproc`` or ``ipc`` (from ``--drmkit-transport``; a conftest may override it)."""
+    return str(request.config.getoption("--drmkit-transport"))
+
+
+@pytest.fixture(scope="session")
+def drmkit_session_server(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    drmkit_plugins: list[str],
+) -> Iterator[ServerProcess]:
+    """Start one ``drmkit serve`` process (with test control) for the test session."""
+    from drmkit.testing.ipc import ServerProcess
+
+    server = ServerProcess(
+        tmp_path_factory.mktemp("drmkit-server"),
+        plugins=list(drmkit_plugins),
+        ocdm_library=request.config.getoption("--drmkit-ocdm-library"),
+    )
+    with server:
+        yield server
+
+
 @async_fixture
-async def media_keys_factory(drmkit_container: Container) -> AsyncIterator[MediaKeysFactory]:
-    """Return the container's MediaKeys factory; every MediaKeys is destroyed afterwards."""
+async def media_keys_factory(
+    request: pytest.FixtureRequest, drmkit_container: Container, drmkit_transport: str
+) -> AsyncIterator[MediaKeysFactory]:
+    """Return the MediaKeys factory; every MediaKeys is destroyed afterwards.
+
+    With the ``ipc`` transport this is a :class:`drmkit.client.MediaKeysClient` connected to the
+    test session's server: the same API over IPC.
+    """
+    if drmkit_transport == "ipc":
+        from drmkit.client import MediaKeysClient
+
+        server: ServerProcess = request.getfixturevalue("drmkit_session_server")
+        client = await MediaKeysClient.connect(
+            server.socket_path,
+            call_timeout=IPC_CALL_TIMEOUT_S,
+            control_socket_path=server.control_path,
+        )
+        try:
+            yield cast("MediaKeysFactory", client)  # duck-typed: the same API as the core's
+        finally:
+            if client.connected:
+                await client.set_active(True)
+                await client.destroy_all()
+            await client.close()
+        return
     factory = drmkit_container.media_keys_factory()
     try:
         yield factory
@@ -173,13 +231,24 @@ def license_helper(drmkit_container: Container, drmkit_key_system: str) -> Licen
 
 
 @pytest.fixture
-def refcdm(drmkit_hal: Hal) -> Iterator[RefCdmControl]:
-    """Return the reference CDM's test control (skips on a platform CDM); resets after."""
+def refcdm(
+    request: pytest.FixtureRequest, drmkit_hal: Hal, drmkit_transport: str
+) -> Iterator[RefCdmControl]:
+    """Return the reference CDM's test control (skips on a platform CDM); resets after.
+
+    With the ``ipc`` transport it controls the CDM inside the session server process.
+    """
     from drmkit.testing.refcdm import RefCdmControl
 
     if not drmkit_hal.is_reference:
         pytest.skip("needs the bundled reference CDM")
-    control = RefCdmControl(drmkit_hal)
+    if drmkit_transport == "ipc":
+        from drmkit.testing.ipc import RemoteTestControl
+
+        server: ServerProcess = request.getfixturevalue("drmkit_session_server")
+        control = RefCdmControl(RemoteTestControl(server.control_path))
+    else:
+        control = RefCdmControl(drmkit_hal)
     control.reset()
     try:
         yield control

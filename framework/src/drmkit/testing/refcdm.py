@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
-from drmkit_hal import Hal
+
+class TestControlTarget(Protocol):
+    """What the control needs: the HAL, or a session server's remote test control."""
+
+    def test_control(self, command: dict[str, object]) -> dict[str, object]:
+        """Send one test-control command and return the reply."""
 
 
 class RefCdmControl:
     """Fault injection and statistics of the bundled reference CDM."""
 
-    def __init__(self, hal: Hal) -> None:
+    def __init__(self, hal: TestControlTarget) -> None:
         self.hal = hal
 
     def command(self, op: str, **members: Any) -> dict[str, object]:

@@ -1,0 +1,76 @@
+"""``drmkit serve``: run the session server of one application (the MKS API over IPC)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from drmkit.cli import app
+from drmkit.cli.license_server_cmd import fail, load_cli_settings
+
+
+@app.command("serve")
+def serve(
+    socket_path: Annotated[
+        Path | None,
+        typer.Option("--socket", help="Client socket path [default: server.socket_path]."),
+    ] = None,
+    control_socket: Annotated[
+        Path | None,
+        typer.Option(help="Control socket path [default: <socket>.control]."),
+    ] = None,
+    state: Annotated[
+        str | None,
+        typer.Option(help="Initial app state: active or inactive [default: server.initial_state]."),
+    ] = None,
+    metrics: Annotated[
+        str | None,
+        typer.Option(help="Metrics endpoint: 127.0.0.1:PORT or unix:PATH [default: off]."),
+    ] = None,
+    test_control: Annotated[
+        bool,
+        typer.Option(
+            "--test-control",
+            help="Expose the reference CDM test control (tests only).",
+            hidden=True,
+        ),
+    ] = False,
+) -> None:
+    """Serve the media-key-session API of one application on a Unix socket (JSON-RPC 2.0)."""
+    from drmkit.container import build_container
+    from drmkit.logging import configure
+    from drmkit.server.runner import serve_until_signalled
+    from drmkit.server.sockets import SocketInUseError
+
+    settings = load_cli_settings()
+    updates: dict[str, Any] = {
+        "socket_path": socket_path,
+        "control_socket_path": control_socket,
+        "initial_state": state,
+        "metrics_address": metrics,
+        "test_control": test_control or None,
+    }
+    try:
+        section = settings.server.model_validate(
+            {
+                **settings.server.model_dump(),
+                **{k: v for k, v in updates.items() if v is not None},
+            }
+        )
+    except ValidationError as exc:
+        fail(f"invalid option:\n{exc}")
+    settings = settings.model_copy(update={"server": section})
+    configure(settings)
+    container = build_container(settings)
+    try:
+        asyncio.run(serve_until_signalled(container))
+    except SocketInUseError as exc:
+        fail(str(exc), code=1)
+    except OSError as exc:
+        fail(f"cannot serve: {exc}", code=1)
+    finally:
+        container.shutdown_resources()

@@ -1,0 +1,27 @@
+"""Run a session server until SIGTERM/SIGINT (what ``drmkit serve`` does)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import structlog
+
+from drmkit.container import Container
+
+log = structlog.get_logger(__name__)
+
+
+async def serve_until_signalled(container: Container) -> None:
+    """Start the container's session server and stop it cleanly on SIGTERM or SIGINT."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    server = container.session_server()
+    await server.start()
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping")
+        await server.shutdown()

@@ -1,0 +1,154 @@
+"""A session server in a child process for tests (``python -m drmkit.server``), and its control.
+
+The conformance kit uses it for ``--drmkit-transport=ipc``: the suite then runs through
+:class:`drmkit.client.MediaKeysClient` against a real ``drmkit serve`` process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from drmkit.ipc.blocking import call_blocking
+from drmkit.ipc.jsonrpc import RpcError
+
+START_TIMEOUT_S = 20.0
+
+
+class ServerProcess:
+    """``drmkit serve`` in a child process with its sockets in ``directory``."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        plugins: list[str] | None = None,
+        ocdm_library: str | None = None,
+        extra_args: list[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.directory = directory
+        self.socket_path = directory / "session.sock"
+        self.control_path = directory / "session.sock.control"
+        self.log_path = directory / "server.log"
+        self._plugins = plugins
+        self._ocdm_library = ocdm_library
+        self._extra_args = list(extra_args or [])
+        self._env = dict(env or {})
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        """Return the command line that starts the server."""
+        return [
+            sys.executable,
+            "-m",
+            "drmkit.server",
+            "--socket",
+            str(self.socket_path),
+            "--test-control",
+            *self._extra_args,
+        ]
+
+    def environment(self) -> dict[str, str]:
+        """Return the server's environment: state under ``directory``, quiet logs."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DRMKIT_")}
+        env["DRMKIT_STATE_DIR"] = str(self.directory / "state")
+        env["DRMKIT_LOGGING__LEVEL"] = "WARNING"
+        env["DRMKIT_LOGGING__FORMAT"] = "json"
+        if self._plugins is not None:
+            env["DRMKIT_PLUGINS__ENABLED"] = json.dumps(self._plugins)
+        if self._ocdm_library:
+            env["DRMKIT_HAL__LIBRARY_PATH"] = self._ocdm_library
+        env.update(self._env)
+        return env
+
+    def start(self) -> ServerProcess:
+        """Start the server and wait until its control socket answers."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                self.command(), env=self.environment(), stdout=log, stderr=log
+            )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"drmkit serve exited with {self.process.returncode}:\n{self.log()}"
+                )
+            with contextlib.suppress(OSError):
+                self.control("get_state")
+                return self
+            if time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(
+                    f"drmkit serve did not start within {START_TIMEOUT_S} s:\n{self.log()}"
+                )
+            time.sleep(0.05)
+
+    def log(self) -> str:
+        """Return the server's output so far (for failure messages)."""
+        try:
+            return self.log_path.read_text(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def control(
+        self, method: str, params: dict[str, Any] | None = None, timeout: float = 10.0
+    ) -> Any:
+        """Call a control-socket method (blocking)."""
+        return call_blocking(self.control_path, method, params, timeout=timeout)
+
+    def stats(self) -> dict[str, Any]:
+        """Return the server's counters."""
+        return dict(self.control("stats"))
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM the server and wait for it (SIGKILL after ``timeout``)."""
+        process = self.process
+        if process is None:
+            return None
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        return process.returncode
+
+    def kill(self) -> None:
+        """SIGKILL the server (a crash, as far as clients can tell)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class RemoteTestControl:
+    """The reference CDM test control of a session server, shaped like the HAL's."""
+
+    is_reference = True
+
+    def __init__(self, control_path: Path) -> None:
+        self.control_path = control_path
+
+    def test_control(self, command: dict[str, object]) -> dict[str, object]:
+        """Send one test-control command to the server's CDM."""
+        try:
+            return dict(
+                call_blocking(self.control_path, "test_control", {"command": dict(command)})
+            )
+        except RpcError as exc:
+            raise RuntimeError(f"test control failed: {exc.message}") from None
