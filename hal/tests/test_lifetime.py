@@ -138,7 +138,8 @@ def test_thousands_of_sessions_do_not_leak(hal: Hal) -> None:
     rss_after = _rss_kib()
     assert hal.test_control({"op": "stats"}) == baseline
     assert system.sessions() == []
-    # A leak of even 1 KiB per session would show as ~3 MB.
-    assert rss_after - rss_before < 1500, (rss_before, rss_after)
+    if "asan" not in os.environ.get("LD_PRELOAD", ""):  # ASan's quarantine holds freed memory
+        # A leak of even 1 KiB per session would show as ~3 MB.
+        assert rss_after - rss_before < 1500, (rss_before, rss_after)
     if os.environ.get("DRMKIT_HAL_VERBOSE"):
         print("rss", rss_before, rss_after)
