@@ -229,3 +229,19 @@ async def test_runner_skips_after_a_failure_but_runs_cleanup() -> None:
     assert result.steps[1].detail == "RuntimeError: broken"
     assert calls == ["ok", "ok"] and seen == ["first", "second", "third", "cleanup"]
     assert not result.ok and result.first_failure is result.steps[1]
+
+
+def test_demo_runs_the_simulated_widevine_system_when_its_plugin_is_enabled(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from importlib.metadata import entry_points
+
+    if not any(ep.name == "widevine" for ep in entry_points(group="drmkit.keysystems")):
+        pytest.skip("the widevine plugin is not installed")
+    monkeypatch.setenv("DRMKIT_PLUGINS__ENABLED", '["clearkey", "widevine"]')
+    result = demo_in_process("--json", "--key-system", "com.widevine.alpha")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["init_data_type"] == "cenc"
+    assert report["license_url"].endswith("/refcdm/widevine/license")
+    assert report["samples"]["verified"] == 8
