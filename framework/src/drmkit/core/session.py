@@ -81,6 +81,7 @@ class KeySession:
         "_release_pending",
         "_selected_key_id",
         "_state",
+        "_status_jobs",
         "_streams",
         "id",
         "session_type",
@@ -108,6 +109,7 @@ class KeySession:
         self._license_requested = False
         self._generating = False
         self._pending_statuses: list[bytes] = []
+        self._status_jobs = 0
         self._key_statuses: dict[bytes, KeyStatus] | None = None
         self._refs = 0
         self._close_pending = False
@@ -261,8 +263,12 @@ class KeySession:
         """Remove the stored license; events (e.g. ``RELEASED`` statuses) keep flowing after."""
         self._check_alive()
         self._require(SessionState.ACTIVE, what="remove")
-        await self._run("drm_remove_session")
-        self._state = SessionState.REMOVED
+        self._state = SessionState.REMOVED  # messages fired during the call are release ones
+        try:
+            await self._run("drm_remove_session")
+        except BaseException:
+            self._state = SessionState.ACTIVE
+            raise
 
     async def release(self) -> None:
         """Free the session; its id is unknown from now on (``BAD_SESSION_ID``).
@@ -469,15 +475,26 @@ class KeySession:
     def _on_challenge(
         self, url: str, challenge: bytes, message_type: MessageType | None = None
     ) -> None:
+        event: KeySessionEvent
         # An individualization request comes before the license request it makes possible.
         if self._license_requested and message_type in _REQUEST_TYPES:
             if message_type is not MessageType.INDIVIDUALIZATION_REQUEST:
                 self._license_requested = False
             kind = message_type or MessageType.LICENSE_REQUEST
-            self._emit(LicenseRequest(self.id, challenge, url, kind))
+            event = LicenseRequest(self.id, challenge, url, kind)
         else:
-            kind = message_type or MessageType.LICENSE_RENEWAL
-            self._emit(LicenseRenewal(self.id, challenge, kind))
+            if message_type is None:  # after remove, an unsolicited message is the release one
+                removed = self._state is SessionState.REMOVED
+                message_type = (
+                    MessageType.LICENSE_RELEASE if removed else MessageType.LICENSE_RENEWAL
+                )
+            event = LicenseRenewal(self.id, challenge, message_type)
+        if self._status_jobs:
+            # A key-status batch is still being read on the worker: keep the CDM's order.
+            marker = self._executor.submit(_nothing)
+            marker.add_done_callback(lambda _: self._emit(event))
+        else:
+            self._emit(event)
 
     def _on_key_update(self, key_id: bytes) -> None:
         if self._state is not SessionState.RELEASED:
@@ -489,6 +506,7 @@ class KeySession:
         batch, self._pending_statuses = self._pending_statuses, []
         # The statuses are read on the worker, after the operation in progress (never from
         # inside the CDM callback), as Rialto reads them at task time: one job per batch.
+        self._status_jobs += 1
         job = self._executor.submit(partial(self._read_statuses, batch))
         job.add_done_callback(self._emit_batch)
 
@@ -506,6 +524,7 @@ class KeySession:
             return KeyStatus.INTERNAL_ERROR
 
     def _emit_batch(self, job: asyncio.Future[list[tuple[bytes, KeyStatus]]]) -> None:
+        self._status_jobs -= 1
         if job.cancelled() or job.exception() is not None:
             log.warning("key statuses of session %d could not be read", self.id)
             return
@@ -515,3 +534,7 @@ class KeySession:
         for key_id, status in pairs:
             self._key_statuses[key_id] = status
         self._emit(KeyStatusesChanged(self.id, tuple(pairs)))
+
+
+def _nothing() -> None:
+    return None

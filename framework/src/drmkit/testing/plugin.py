@@ -123,14 +123,22 @@ def drmkit_hal(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Hal]:
     """Open one HAL for the whole test session (the CDM library is process-global anyway)."""
-    from drmkit.core.wiring import open_hal
+    from drmkit_hal import Hal
+
+    from drmkit.core.wiring import hal_config
     from drmkit.settings import Settings
 
     library = request.config.getoption("--drmkit-ocdm-library")
     overrides: dict[str, Any] = {"state_dir": tmp_path_factory.mktemp("drmkit-state")}
     if library:
         overrides["hal"] = {"library_path": library}
-    yield from open_hal(Settings(**overrides))
+    settings = Settings(**overrides)
+    store_dir = hal_config(settings).store_dir
+    if store_dir is not None:
+        store_dir.mkdir(parents=True, exist_ok=True)
+    # Not closed at the end of the run: unloading the library then raced with the reference
+    # CDM's callback thread (a crash at interpreter exit). Every test destroys its MediaKeys.
+    yield Hal.open(hal_config(settings))
 
 
 @pytest.fixture
