@@ -117,3 +117,14 @@ def test_offsets_of_later_segments_are_reported_per_file(tmp_path) -> None:
     result = runner.invoke(app, ["inspect", str(init), str(bad)])
     assert result.exit_code == 2
     assert "seg1.m4s" in result.output and f"at offset {trun}" in result.output
+
+
+def test_system_data_is_decoded_by_the_owning_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("drmkit_widevine")
+    monkeypatch.setenv("DRMKIT_PLUGINS__ENABLED", '["clearkey", "widevine"]')
+    vector = next(v for v in ENCRYPTED_VECTORS if v.name == "generated_packager_cenc_v")
+    report = _inspect(*map(str, vector.paths()))
+    widevine = next(p for p in report["pssh"] if p["system"] == "Widevine")
+    assert widevine["decoded"]["key_ids"] == ["0123456789abcdef0123456789abcdef"]
+    assert widevine["decoded"]["protection_scheme"] == "cenc"
+    assert widevine["data"] is None  # decoded, so not repeated raw
