@@ -5,6 +5,14 @@ library (drmkit's bundled reference CDM by default); ``Hal.create_system`` gives
 whose ``construct_session`` gives ``CdmSession`` objects that decrypt in place.
 """
 
+try:
+    from . import _ocdm  # noqa: F401  (the cffi extension, built by hal/setup.py)
+except ImportError as exc:  # pragma: no cover - a broken install
+    raise ImportError(
+        "drmkit_hal's C extension is not built; rebuild the package "
+        "(`uv sync --reinstall-package drmkit-hal`, or `pip install ./hal`)"
+    ) from exc
+
 from ._callbacks import SessionCallbacks
 from ._hal import KNOWN_QUIRKS, Hal, HalConfig
 from ._library import LIBRARY_ENV_VAR, bundled_library_path, default_library_path

@@ -88,6 +88,11 @@ def load_library(path: Path | str) -> Library:
                 raise LibraryLoadError(
                     text, f"missing required symbols: {message}", missing=missing
                 )
+            if text == str(bundled_library_path()) and not os.path.exists(text):
+                message += (
+                    " (the bundled reference CDM is not built: rebuild the package with "
+                    "`uv sync --reinstall-package drmkit-hal`)"
+                )
             raise LibraryLoadError(text, message)
         symbols = frozenset(
             name for name in _known_symbols() if lib.hal_lib_has(handle, name.encode())
