@@ -15,3 +15,62 @@ def drmkit_key_system(request: pytest.FixtureRequest) -> str:
 def drmkit_transport() -> str:
     """Always through the client and a real session server process."""
     return "ipc"
+
+
+import shutil  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from drmkit.testing.ipc import ServerProcess  # noqa: E402
+
+# Shared helpers of the media tests (vectors, oracles).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "framework" / "tests" / "media"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # ipc_raw
+
+
+@pytest.fixture
+def socket_dir() -> Iterator[Path]:
+    """A short directory for sockets (Unix socket paths are limited to 107 bytes)."""
+    path = Path(tempfile.mkdtemp(prefix="dkipc-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def start_server(socket_dir: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Start ``drmkit serve`` processes with extra options; all are stopped after the test."""
+    started: list[ServerProcess] = []
+
+    def start(*args: str, name: str = "a", env: dict[str, str] | None = None) -> ServerProcess:
+        server = ServerProcess(
+            socket_dir / name, plugins=["clearkey"], extra_args=list(args), env=env
+        )
+        started.append(server)
+        return server.start()
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def module_server() -> Iterator[ServerProcess]:
+    """One ``drmkit serve`` (with test control, metrics on a Unix socket) per test module."""
+    directory = Path(tempfile.mkdtemp(prefix="dkipc-"))
+    server = ServerProcess(
+        directory / "m",
+        plugins=["clearkey"],
+        extra_args=["--metrics", f"unix:{directory / 'metrics.sock'}"],
+        env={"DRMKIT_SERVER__MAX_IN_FLIGHT": "16"},
+    )
+    try:
+        with server:
+            yield server
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)

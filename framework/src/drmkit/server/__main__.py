@@ -1,13 +1,15 @@
-"""``python -m drmkit.server [options]`` is ``drmkit serve [options]``."""
+"""``python -m drmkit.server [options]`` is ``drmkit serve [options]``.
+
+Only the ``serve`` command is loaded, so the server starts without importing every CLI command.
+"""
 
 from __future__ import annotations
 
-import sys
+import typer
 
-from drmkit.cli import (
-    app,
-    commands,  # noqa: F401 - registers every command, ``serve`` among them
-)
+from drmkit.cli.serve_cmd import serve
 
 if __name__ == "__main__":
-    app(["serve", *sys.argv[1:]], prog_name="drmkit")
+    runner = typer.Typer(add_completion=False, pretty_exceptions_show_locals=False)
+    runner.command()(serve)
+    runner(prog_name="drmkit serve")
