@@ -27,13 +27,10 @@ _ANSWERABLE = ("license-request", "license-renewal")
 class WidevineLicenseHelper:
     """Implements :class:`drmkit.plugin.LicenseHelper` for the simulated Widevine.
 
-    A test license must name the CDM session it is for, which only a request tells. An empty
-    ``request`` (an extra license for a session that already has one) answers the session of
-    the last request this helper read.
+    A license built from a request names the request's CDM session; one built without a
+    request (extra keys for a session that already has a license) names none and is taken by
+    whichever session it is given to.
     """
-
-    def __init__(self) -> None:
-        self._last_session_id: str | None = None
 
     def init_data(self, key_ids: Sequence[bytes]) -> list[tuple[str, bytes]]:
         """Return ``cenc`` (a v0 Widevine PSSH), ``keyids`` and, for one key id, ``webm``."""
@@ -55,17 +52,11 @@ class WidevineLicenseHelper:
         It answers the request's message type (request or renewal) so the plugin can check that
         such a message is pending.
         """
-        answers: str | None = None
-        if request:
-            challenge = self._challenge(request)
-            session_id = challenge.session_id
-            if challenge.message_type in _ANSWERABLE:
-                answers = challenge.message_type
-        elif self._last_session_id is not None:
-            session_id = self._last_session_id
-        else:
-            raise InvalidLicenseError("no request seen yet: the license cannot name a session")
-        return build_test_license(session_id, keys, answers=answers)
+        if not request:
+            return build_test_license(None, keys)
+        challenge = self._challenge(request)
+        answers = challenge.message_type if challenge.message_type in _ANSWERABLE else None
+        return build_test_license(challenge.session_id, keys, answers=answers)
 
     def key_ids_of_request(self, request: bytes) -> list[bytes]:
         """Return the key ids a (simulated) Widevine challenge names."""
@@ -73,11 +64,9 @@ class WidevineLicenseHelper:
 
     def _challenge(self, request: bytes) -> SimulatedChallenge:
         try:
-            challenge = parse_simulated_challenge(split_message(request).body)
+            return parse_simulated_challenge(split_message(request).body)
         except ValueError as exc:
             raise InvalidLicenseError(str(exc)) from None
-        self._last_session_id = challenge.session_id
-        return challenge
 
 
 def _keyids_json(key_ids: list[bytes]) -> bytes:

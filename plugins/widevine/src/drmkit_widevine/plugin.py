@@ -77,16 +77,23 @@ class WidevinePlugin(OcdmKeySystemPlugin):
         parse_init_data(init_data_type, init_data)
 
     def validate_license(self, session: SessionContext, response: bytes) -> None:
-        """Check a drmkit test license against the session and the pending messages.
+        """Check a drmkit test license against the session and the pending messages."""
+        self.prepare_license(session, response)
 
-        Anything that is not a test license (a real Widevine license is a signed protobuf) is
-        left to the CDM.
+    def prepare_license(self, session: SessionContext, response: bytes) -> bytes:
+        """Check ``response`` and return what to give the CDM.
+
+        A drmkit test license must be for this session (one naming no session gets this
+        session's id) and may only answer a message that is pending. Anything else (a real
+        Widevine license is a signed protobuf) goes to the CDM untouched.
         """
         parsed = check_test_license(response, frozenset({KEY_SYSTEM}))
         if parsed is None:
-            return
+            return response
         own_id = str(self._cdm(session).session_id)
-        if parsed.session_id != own_id:
+        if parsed.session_id is None:
+            response = parsed.addressed_to(own_id)
+        elif parsed.session_id != own_id:
             raise InvalidLicenseError(
                 f"the license is for CDM session {parsed.session_id!r}, not this session"
                 f" ({own_id!r})"
@@ -99,6 +106,7 @@ class WidevinePlugin(OcdmKeySystemPlugin):
                     f"the response answers a {parsed.answers} but none is pending"
                     f" (pending: {shown})"
                 )
+        return response
 
     # -- session hooks that differ -----------------------------------------------------------
 
@@ -151,7 +159,7 @@ class WidevinePlugin(OcdmKeySystemPlugin):
     @hookimpl
     def drm_update_session(self, session: SessionContext, response: bytes) -> None:
         """Check the response, ``opencdm_session_update``; success answers what was pending."""
-        self.validate_license(session, response)
+        response = self.prepare_license(session, response)
         state = _state(session)
         errors_before = state.errors_seen
         self._cdm(session).update(response)

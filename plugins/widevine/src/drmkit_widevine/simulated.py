@@ -8,7 +8,10 @@ protobufs; the plugin recognises the test formats and checks them, and passes an
 the CDM untouched.
 
 A test license may say which message it answers with ``"type"`` (``"license-request"`` or
-``"license-renewal"``); the plugin then refuses it unless such a message is pending.
+``"license-renewal"``); the plugin then refuses it unless such a message is pending. A test
+license without ``"session_id"`` is addressed to the session it is given to: the plugin fills in
+that session's id, which the simulation requires (tests use this for extra keys given without a
+request). A ``"session_id"`` naming another session is refused.
 """
 
 from __future__ import annotations
@@ -73,25 +76,23 @@ def parse_simulated_challenge(body: bytes) -> SimulatedChallenge:
 
 
 def build_test_license(
-    session_id: str,
+    session_id: str | None,
     keys: Mapping[bytes, bytes],
     *,
     answers: str | None = None,
     statuses: Mapping[bytes, str] | None = None,
 ) -> bytes:
-    """Build a test license for ``session_id`` carrying ``keys`` (key id → 16-byte key)."""
+    """Build a test license for ``session_id`` (``None``: any) carrying ``keys`` (id → key)."""
     entries: list[dict[str, str]] = []
     for kid, key in keys.items():
         entry = {"kid": kid.hex(), "key": key.hex()}
         if statuses and kid in statuses:
             entry["status"] = statuses[kid]
         entries.append(entry)
-    document: dict[str, Any] = {
-        "drmkit_test_license": 1,
-        "key_system": KEY_SYSTEM,
-        "session_id": session_id,
-        "keys": entries,
-    }
+    document: dict[str, Any] = {"drmkit_test_license": 1, "key_system": KEY_SYSTEM}
+    if session_id is not None:
+        document["session_id"] = session_id
+    document["keys"] = entries
     if answers is not None:
         document["type"] = answers
     return json.dumps(document, separators=(",", ":")).encode("utf-8")
@@ -101,9 +102,14 @@ def build_test_license(
 class SimulatedLicense:
     """The checked fields of a test license."""
 
-    session_id: str
+    session_id: str | None
     key_ids: tuple[bytes, ...]
     answers: str | None
+    document: dict[str, Any]
+
+    def addressed_to(self, session_id: str) -> bytes:
+        """Return the license with ``session_id`` filled in."""
+        return json.dumps({**self.document, "session_id": session_id}).encode("utf-8")
 
 
 def _check_key(index: int, entry: object) -> bytes:
@@ -140,14 +146,13 @@ def check_test_license(response: bytes, key_systems: frozenset[str]) -> Simulate
             f"test license is for key system {key_system!r}, not {KEY_SYSTEM}"
         )
     session_id = document.get("session_id")
-    if not isinstance(session_id, str) or not session_id:
-        raise InvalidLicenseError('test license lacks "session_id"')
+    if session_id is not None and (not isinstance(session_id, str) or not session_id):
+        raise InvalidLicenseError('test license "session_id" must be a non-empty string')
     answers = document.get("type")
     if answers is not None and answers not in MESSAGE_TYPES:
         raise InvalidLicenseError(f"test license answers unknown message type {answers!r}")
     keys = document.get("keys")
     if not isinstance(keys, list) or not keys:
         raise InvalidLicenseError('test license needs a non-empty "keys" list')
-    return SimulatedLicense(
-        session_id, tuple(_check_key(i, e) for i, e in enumerate(keys)), answers
-    )
+    key_ids = tuple(_check_key(i, e) for i, e in enumerate(keys))
+    return SimulatedLicense(session_id, key_ids, answers, document)
