@@ -120,3 +120,19 @@ def test_bad_key_options(tmp_path: Path, args: list[str], message: str) -> None:
     )
     assert result.exit_code == 2
     assert message in result.output
+
+
+@pytest.mark.parametrize("sessions", ["1", "3"])
+def test_any_number_of_sessions_gives_the_same_file(tmp_path: Path, sessions: str) -> None:
+    vector = next(v for v in ENCRYPTED_VECTORS if v.name == "generated_ffmpeg_cenc_flat")
+    out = tmp_path / "clear.mp4"
+    result = _decrypt(vector.paths(), out, vector.key_map(), "--sessions", sessions)
+    assert result.exit_code == 0, result.output
+    clear = out.read_bytes()
+    check_against_oracle(clear, parse(clear), vector.oracle())
+
+
+def test_sessions_out_of_range_is_a_usage_error(tmp_path: Path) -> None:
+    vector = ENCRYPTED_VECTORS[2]
+    result = _decrypt(vector.paths(), tmp_path / "o.mp4", vector.key_map(), "--sessions", "0")
+    assert result.exit_code == 2

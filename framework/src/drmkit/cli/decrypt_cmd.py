@@ -23,7 +23,13 @@ from rich.progress import (
 from drmkit.cli import app
 from drmkit.errors import DrmError
 from drmkit.media import MediaError, MediaFormatError
-from drmkit.media.decrypt import DecryptSummary, ProgressCallback, decrypt_to_file
+from drmkit.media.decrypt import (
+    DEFAULT_SESSIONS,
+    MAX_SESSIONS,
+    DecryptSummary,
+    ProgressCallback,
+    decrypt_to_file,
+)
 from drmkit.media.source import InputSpan, MediaInput
 
 _out = Console()
@@ -71,6 +77,14 @@ def decrypt(
         typer.Option("--key", help="KID:KEY (hex, UUID or base64url); repeat for several keys."),
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+    sessions: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=MAX_SESSIONS,
+            help="Key sessions to share the samples over (each holds the keys).",
+        ),
+    ] = DEFAULT_SESSIONS,
 ) -> None:
     """Decrypt every protected sample through a ClearKey session and write a clear MP4."""
     keys: dict[bytes, bytes] = {}
@@ -88,7 +102,7 @@ def decrypt(
         PROGRESS_THRESHOLD
     )
     try:
-        summary = asyncio.run(_run(inputs, output, keys, show_progress))
+        summary = asyncio.run(_run(inputs, output, keys, show_progress, sessions))
     except MediaFormatError as exc:
         _fail(_locate(exc, inputs))
     except (MediaError, DrmError) as exc:
@@ -115,7 +129,11 @@ def _locate(error: MediaFormatError, inputs: list[Path]) -> str:
 
 
 async def _run(
-    inputs: list[Path], output: Path, keys: dict[bytes, bytes], show_progress: bool
+    inputs: list[Path],
+    output: Path,
+    keys: dict[bytes, bytes],
+    show_progress: bool,
+    sessions: int,
 ) -> DecryptSummary:
     from drmkit.container import build_container
 
@@ -123,7 +141,7 @@ async def _run(
     try:
         factory = container.media_keys_factory()
         if not show_progress:
-            return await decrypt_to_file(factory, inputs, output, keys)
+            return await decrypt_to_file(factory, inputs, output, keys, sessions=sessions)
         with Progress(
             "[progress.description]{task.description}",
             BarColumn(),
@@ -138,6 +156,6 @@ async def _run(
                 task = bar.add_task("decrypting", total=total)
                 return lambda done: bar.advance(task, done)
 
-            return await decrypt_to_file(factory, inputs, output, keys, start)
+            return await decrypt_to_file(factory, inputs, output, keys, start, sessions)
     finally:
         container.shutdown_resources()

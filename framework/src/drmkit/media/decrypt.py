@@ -34,6 +34,9 @@ CLEARKEY = "org.w3.clearkey"
 #: Decrypts queued ahead of the one awaited: the session's serial executor starts the next
 #: queued job as soon as one finishes, saving a loop round trip per sample.
 PIPELINE_DEPTH = 16
+#: Key sessions ``drmkit decrypt`` shares the samples over by default, and at most.
+DEFAULT_SESSIONS = 2
+MAX_SESSIONS = 16
 
 #: Called with the number of bytes just decrypted (drives a progress bar).
 ProgressCallback = Callable[[int], None]
@@ -118,30 +121,39 @@ def summarize(media: MediaFile, inputs: Sequence[Path], output: Path) -> Decrypt
     return summary
 
 
+async def license_session(
+    media_keys: MediaKeys, keys: Mapping[bytes, bytes], timeout: float = 10.0
+) -> KeySession:
+    """Create a session on ``media_keys`` whose license holds ``keys`` (the full EME flow).
+
+    Generates a ``keyids`` request, answers it with a JWK set, and waits until the key statuses
+    arrive.
+    """
+    from drmkit.core import InitDataType, KeySessionType, KeyStatusesChanged, LicenseRequest
+
+    session = await media_keys.create_session(KeySessionType.TEMPORARY)
+    events = session.events()
+    await session.generate_request(InitDataType.KEY_IDS, keyids_init_data(list(keys)))
+    request = await events.next(timeout=timeout)
+    if not isinstance(request, LicenseRequest):
+        raise MediaError(f"expected a license request, got {type(request).__name__}")
+    await session.update(clearkey_license(keys))
+    while True:
+        event = await events.next(timeout=timeout)
+        if isinstance(event, KeyStatusesChanged):
+            return session
+
+
 async def open_clearkey_session(
     factory: MediaKeysFactory, keys: Mapping[bytes, bytes], timeout: float = 10.0
 ) -> tuple[MediaKeys, KeySession]:
     """Create a ClearKey MediaKeys and a session whose license holds ``keys``.
 
-    Runs the full EME flow: generate a ``keyids`` request, answer it with a JWK set, and wait until
-    the key statuses arrive. The caller destroys the returned MediaKeys when done.
+    The caller destroys the returned MediaKeys when done (that releases the session too).
     """
-    from drmkit.core import InitDataType, KeySessionType, KeyStatusesChanged, LicenseRequest
-
     media_keys = await factory.create_media_keys(CLEARKEY)
     try:
-        session = await media_keys.create_session(KeySessionType.TEMPORARY)
-        events = session.events()
-        await session.generate_request(InitDataType.KEY_IDS, keyids_init_data(list(keys)))
-        request = await events.next(timeout=timeout)
-        if not isinstance(request, LicenseRequest):
-            raise MediaError(f"expected a license request, got {type(request).__name__}")
-        await session.update(clearkey_license(keys))
-        while True:
-            event = await events.next(timeout=timeout)
-            if isinstance(event, KeyStatusesChanged):
-                break
-        return media_keys, session
+        return media_keys, await license_session(media_keys, keys, timeout)
     except BaseException:
         await media_keys.destroy()
         raise
@@ -251,22 +263,36 @@ async def decrypt_to_file(
     output: Path,
     keys: Mapping[bytes, bytes],
     progress: Callable[[int], ProgressCallback] | None = None,
+    sessions: int = DEFAULT_SESSIONS,
 ) -> DecryptSummary:
     """Decrypt ``inputs`` (one file, or init + segments) with ``keys`` and write ``output`` clear.
 
-    ``progress``, if given, is called once with the total protected bytes and returns the callback
-    advanced per decrypted sample. Nothing is left at ``output`` if anything fails.
+    The samples are shared out over ``sessions`` key sessions of one ClearKey MediaKeys, each
+    holding the keys: the core serialises calls per session, so several sessions keep the CDM busy
+    while each one's result travels back to the event loop. ``progress``, if given, is called once
+    with the total protected bytes and returns the callback advanced per decrypted sample. Nothing
+    is left at ``output`` if anything fails.
     """
+    if not 1 <= sessions <= MAX_SESSIONS:
+        raise MediaError(f"sessions must be 1..{MAX_SESSIONS}, not {sessions}")
     started = time.perf_counter()
     source, media = prepare(inputs, keys)
     summary = summarize(media, inputs, output)
     samples = protected_in_file_order(media)
     advance = progress(summary.protected_bytes) if progress is not None else None
     if samples:
-        media_keys, session = await open_clearkey_session(factory, keys)
+        count = min(sessions, len(samples))
+        media_keys = await factory.create_media_keys(CLEARKEY)
         try:
-            await decrypt_samples(session, source.buffer, samples, keys, advance)
-            await session.close()
+            opened = [await license_session(media_keys, keys) for _ in range(count)]
+            async with asyncio.TaskGroup() as group:
+                for i, session in enumerate(opened):
+                    share = samples[i::count]
+                    group.create_task(decrypt_samples(session, source.buffer, share, keys, advance))
+            for session in opened:
+                await session.close()
+        except BaseExceptionGroup as group_error:
+            raise group_error.exceptions[0] from None
         finally:
             await media_keys.destroy()
     writer = ClearWriter(source.buffer, media)
