@@ -13,69 +13,72 @@ class SrmSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    host: str = Field("127.0.0.1", description="Address the SRM HTTP API listens on.")
-    port: int = Field(8470, ge=0, le=65535, description="TCP port of the SRM HTTP API.")
+    host: str = Field(default="127.0.0.1", description="Address the SRM HTTP API listens on.")
+    port: int = Field(default=8470, ge=0, le=65535, description="TCP port of the SRM HTTP API.")
     store_url: str | None = Field(
-        None,
+        default=None,
         description=(
             "Session store: ``sqlite:///path``, ``redis://host:port/db`` or "
             "``postgresql://user@host:port/db``; unset means ``sqlite:///<state_dir>/srm.sqlite3``."
         ),
     )
     session_timeout_s: int = Field(
-        30,
+        default=30,
         ge=1,
         le=86400,
         description="Seconds a session lives without a keep-alive (the ``timeout`` of setup).",
     )
     default_limit: int = Field(
-        2,
+        default=2,
         ge=0,
         description="Concurrent sessions per account without an own limit; 0 means unlimited.",
     )
     token_verifier: Literal["table", "jwt"] = Field(
-        "table",
+        default="table",
         description=(
             "How ``Client-Token`` is checked: ``table`` (tokens issued by "
             "``drmkit srm tokens add``, stored hashed) or ``jwt`` (signed tokens)."
         ),
     )
     jwt_key: SecretStr | None = Field(
-        None, description="JWT verification key: an HS256 secret or a PEM public key (RS/ES/EdDSA)."
+        default=None,
+        description="JWT verification key: an HS256 secret or a PEM public key (RS/ES/EdDSA).",
     )
     jwt_key_file: Path | None = Field(
-        None, description="File holding the JWT verification key (instead of ``jwt_key``)."
+        default=None, description="File holding the JWT verification key (instead of ``jwt_key``)."
     )
     jwt_algorithms: list[str] = Field(
         default_factory=lambda: ["HS256"], description="Accepted JWT signature algorithms."
     )
-    jwt_account_claim: str = Field("sub", description="JWT claim naming the account.")
-    jwt_device_claim: str = Field("device", description="JWT claim naming the device.")
-    jwt_audience: str | None = Field(None, description="Required JWT ``aud``, when set.")
-    jwt_issuer: str | None = Field(None, description="Required JWT ``iss``, when set.")
+    jwt_account_claim: str = Field(default="sub", description="JWT claim naming the account.")
+    jwt_device_claim: str = Field(default="device", description="JWT claim naming the device.")
+    jwt_audience: str | None = Field(default=None, description="Required JWT ``aud``, when set.")
+    jwt_issuer: str | None = Field(default=None, description="Required JWT ``iss``, when set.")
     jwt_leeway_s: float = Field(
-        5.0, ge=0, description="Clock skew tolerated when checking JWT ``exp``/``nbf`` (seconds)."
+        default=5.0,
+        ge=0,
+        description="Clock skew tolerated when checking JWT ``exp``/``nbf`` (seconds).",
     )
     operator_token: SecretStr | None = Field(
-        None,
+        default=None,
         description=(
             "Bearer token of the operator API (``Authorization: Bearer <token>``); "
             "unset disables the operator API."
         ),
     )
     max_body_bytes: int = Field(
-        4096, ge=256, le=1024 * 1024, description="Largest accepted request body (bytes)."
+        default=4096, ge=256, le=1024 * 1024, description="Largest accepted request body (bytes)."
     )
     sweep_interval_s: float = Field(
-        10.0,
+        default=10.0,
         gt=0,
         description="Period of the background sweeper that deletes expired sessions (seconds).",
     )
     store_timeout_s: float = Field(
-        2.0,
+        default=2.0,
         gt=0,
         description="Longest wait for the store per request before answering 503 (seconds).",
     )
     store_pool_size: int = Field(
-        10, ge=1, le=1000, description="Connections per SRM process to Redis or PostgreSQL."
+        default=10, ge=1, le=1000, description="Connections per SRM process to Redis or PostgreSQL."
     )
