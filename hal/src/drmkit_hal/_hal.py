@@ -114,11 +114,15 @@ class Hal:
         with library.lock:
             library.users += 1
         _open_hals.add(hal)
-        if config.store_dir is not None:
-            if library.is_reference:
-                hal.configure({"store_dir": str(config.store_dir)})
-            else:
-                log.info("store_dir is ignored: %s is not the reference CDM", library.path)
+        try:
+            if config.store_dir is not None:
+                if library.is_reference:
+                    hal.configure({"store_dir": str(config.store_dir.absolute())})
+                else:
+                    log.info("store_dir is ignored: %s is not the reference CDM", library.path)
+        except BaseException:
+            hal.close()
+            raise
         return hal
 
     def _check_variant(self) -> None:
@@ -224,6 +228,8 @@ class Hal:
         """
         self._check_open()
         with self._lock:
+            if self._closed:
+                raise HalError("the HAL is closed")
             existing = self._systems.get(key_system)
             if existing is not None:
                 return existing
