@@ -136,3 +136,31 @@ def test_sessions_out_of_range_is_a_usage_error(tmp_path: Path) -> None:
     vector = ENCRYPTED_VECTORS[2]
     result = _decrypt(vector.paths(), tmp_path / "o.mp4", vector.key_map(), "--sessions", "0")
     assert result.exit_code == 2
+
+
+def test_moov_before_mdat_moves_the_chunk_offsets(tmp_path: Path) -> None:
+    """FFmpeg CENC with +faststart: removing boxes from moov shifts mdat, so stco must follow."""
+    import subprocess
+
+    from media_support import tool, vectors_dir
+
+    vector = next(v for v in ENCRYPTED_VECTORS if v.name == "generated_ffmpeg_cenc_flat")
+    (kid, key), *_ = vector.key_map().items()
+    encrypted = tmp_path / "faststart.mp4"
+    subprocess.run(
+        [tool("ffmpeg"), "-v", "error", "-i", str(vectors_dir() / "generated/clear_testsrc.mp4"),
+         "-c", "copy", "-encryption_scheme", "cenc-aes-ctr", "-encryption_key", key.hex(),
+         "-encryption_kid", kid.hex(), "-movflags", "faststart", str(encrypted)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    data = encrypted.read_bytes()
+    assert data.find(b"moov") < data.find(b"mdat")
+    out = tmp_path / "clear.mp4"
+    result = _decrypt([encrypted], out, vector.key_map())
+    assert result.exit_code == 0, result.output
+    clear = out.read_bytes()
+    assert len(clear) < len(data)
+    check_against_oracle(clear, parse(clear), vector.oracle())
+    played = subprocess.run([tool("ffmpeg"), "-v", "error", "-i", str(out), "-f", "null", "-"],
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert played.returncode == 0 and played.stderr == ""

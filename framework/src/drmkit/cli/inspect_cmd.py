@@ -101,9 +101,11 @@ def _show(report: dict[str, Any], as_json: bool, source: MediaInput | None) -> N
             _out.print(table)
     if "key_ids" in report and report.get("type") == "keyids":
         _out.print("keyids init data: " + ", ".join(report["key_ids"]), highlight=False)
+    bare = report.get("type") == "playready-object"
     for i, box in enumerate(report.get("pssh", [])):
+        label = "PlayReady object (no pssh box)" if bare else f"pssh #{i} v{box['version']}"
         _out.print(
-            f"[bold]pssh #{i}[/bold] v{box['version']} {box['system']} ({box['system_id']}), "
+            f"[bold]{label}[/bold] {box['system']} ({box['system_id']}), "
             f"{box['data_size']} data bytes"
             + (f", key ids {', '.join(box['key_ids'])}" if box["key_ids"] else ""),
             highlight=False,
