@@ -30,6 +30,7 @@ from drmkit.core.listeners import EventStream
 from drmkit.errors import (
     FailError,
     InvalidInitDataError,
+    InvalidInputError,
     InvalidLicenseError,
     InvalidStateError,
     OutputRestrictedError,
@@ -152,6 +153,28 @@ async def test_an_empty_challenge_fails_the_generate_request(
     await session.generate_request("cenc", make_widevine_pssh([kid]))  # a retry works
     event = await next_event(events)
     assert isinstance(event, LicenseRequest) and event.message
+
+
+async def test_individualization_request_comes_before_the_license_request(
+    media_keys: MediaKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class ProvisioningFirst(WidevineCallbacks):
+        """Fault: the CDM must be provisioned first (OCDM Widevine's "3:Type:" message)."""
+
+        def on_challenge(self, url: str, challenge: bytes) -> None:
+            if challenge.startswith(b"0:Type:"):
+                super().on_challenge("", b"3:Type:provisioning-request")
+            super().on_challenge(url, challenge)
+
+    monkeypatch.setattr(plugin_module, "WidevineCallbacks", ProvisioningFirst)
+    session = await media_keys.create_session()
+    events = session.events()
+    await session.generate_request("cenc", make_widevine_pssh([os.urandom(16)]))
+    first, second = await next_event(events), await next_event(events)
+    assert isinstance(first, LicenseRequest) and isinstance(second, LicenseRequest)
+    assert first.message_type is MessageType.INDIVIDUALIZATION_REQUEST
+    assert first.message == b"provisioning-request"
+    assert second.message_type is MessageType.LICENSE_REQUEST
 
 
 # -- licenses ------------------------------------------------------------------------------------
@@ -322,6 +345,8 @@ async def test_server_certificate_and_declared_capabilities(
     assert capabilities.init_data_types == frozenset({"cenc", "keyids", "webm"})
     assert await media_keys.supports_server_certificate()
     await media_keys.set_server_certificate(b"\x08\x05service-certificate")
+    with pytest.raises(InvalidInputError):
+        await media_keys.set_server_certificate(b"")
     refcdm.inject("set_server_certificate", key_system=KEY_SYSTEM, fail_code=1)
     with pytest.raises(FailError):
         await media_keys.set_server_certificate(b"\x08\x05service-certificate")

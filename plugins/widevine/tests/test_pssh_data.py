@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from drmkit.errors import InvalidInitDataError
 from drmkit_widevine.initdata import make_widevine_pssh, parse_init_data
+from drmkit_widevine.plugin import plugin
 from drmkit_widevine.pssh import build_pssh_box, parse_pssh_boxes
 from drmkit_widevine.pssh_data import (
     WIDEVINE_SYSTEM_ID,
@@ -234,6 +235,9 @@ def test_fuzz_widevine_data_only_raises_typed_errors(data: bytes) -> None:
         assert exc.message
     with contextlib.suppress(InvalidInitDataError):
         decode_pssh_data(data).as_dict()
+    described = plugin.drm_describe_init_data(WIDEVINE_SYSTEM_ID, data)  # never raises
+    assert described is not None and described["data_size"] == len(data)
+    json.dumps(described)
 
 
 @settings(max_examples=300, deadline=None)
