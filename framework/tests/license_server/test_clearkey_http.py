@@ -341,3 +341,19 @@ def test_one_structured_log_record_per_license_request(
         "license",
         "unknown_kids",
     )
+
+
+def test_listening_socket_is_tcp_so_asyncio_sets_nodelay_on_connections() -> None:
+    # asyncio turns TCP_NODELAY on only for sockets whose proto is IPPROTO_TCP; a socket made with
+    # proto 0 answers every response after a Nagle / delayed-ACK stall.
+    from drmkit.license_server.server import _bind
+
+    sock = _bind("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+        client = socket.create_connection(sock.getsockname()[:2])
+        accepted, _ = sock.accept()
+        with client, accepted:
+            assert accepted.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()
