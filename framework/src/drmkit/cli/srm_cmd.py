@@ -79,21 +79,32 @@ def serve(
     store_url: StoreUrl = None,
 ) -> None:
     """Serve the SRM HTTP API (``/srm/sessions``, ``/srm/v1/sessions``, operator API, OpenAPI)."""
-    import logging
-
     import uvicorn
 
+    from drmkit.logging import configure, get_logger
+
     settings = _settings(host=host, port=port, store_url=store_url)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure(settings)
     try:
         application = build_container(settings).srm_app()
     except ValueError as exc:
         _fail(str(exc))
+    srm = settings.srm
+    get_logger(__name__).info(
+        "srm serving",
+        host=srm.host,
+        port=srm.port,
+        store=(srm.store_url or "sqlite (state_dir)").split("@")[-1],  # no credentials in logs
+        timeout_s=srm.session_timeout_s,
+        default_limit=srm.default_limit,
+        token_verifier=srm.token_verifier,
+        operator_api=srm.operator_token is not None,
+    )
     uvicorn.run(
         application,
-        host=settings.srm.host,
-        port=settings.srm.port,
-        log_level="warning",
+        host=srm.host,
+        port=srm.port,
+        log_config=None,
         access_log=False,
         lifespan="on",
     )
