@@ -6,6 +6,8 @@ import pytest
 from drmkit.events import MessageType
 from drmkit_widevine.messages import add_prefix, split_message
 from drmkit_widevine.session_state import WidevineCallbacks, WidevineSessionState
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 @pytest.mark.parametrize("kind", list(MessageType))
@@ -70,3 +72,23 @@ def test_callback_filter_forwards_bare_messages_and_tracks_what_is_pending() -> 
     assert (state.empty_challenges, state.errors_seen) == (1, 1)
     state.answered()
     assert state.pending() == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    challenge=st.binary(max_size=40)
+    | st.builds(
+        lambda number, body: number + b":Type:" + body,
+        st.sampled_from([b"0", b"1", b"2", b"3", b"9", b"00", b"123"]),
+        st.binary(max_size=20),
+    )
+)
+def test_fuzz_split_message_keeps_every_byte_after_the_prefix(challenge: bytes) -> None:
+    message = split_message(challenge)
+    assert challenge.endswith(message.body)
+    prefix = challenge[: len(challenge) - len(message.body)]
+    if prefix:
+        assert prefix.endswith(b":Type:") and int(prefix[:-6]) == message.raw_type
+        assert message.message_type is None or int(message.message_type) == message.raw_type
+    else:
+        assert message.raw_type is None and message.message_type is None
