@@ -143,3 +143,16 @@ def test_closed_hal_refuses_calls(hal: Hal) -> None:
         hal.is_type_supported("org.w3.clearkey")
     with pytest.raises(HalError):
         hal.test_control({"op": "stats"})
+
+
+def test_typing_stub_lists_every_shim_function() -> None:
+    import re
+
+    from drmkit_hal import _ocdm
+
+    stub = (Path(drmkit_hal.__file__).parent / "_ocdm.pyi").read_text()
+    stubbed = set(re.findall(r"def (hal_\w+)\(", stub))
+    built = {name for name in dir(_ocdm.lib) if name.startswith("hal_")}
+    # extern "Python" callbacks are attached with ffi.def_extern, not called from Python.
+    built -= {"hal_on_challenge", "hal_on_key_update", "hal_on_error", "hal_on_keys_updated"}
+    assert stubbed == built

@@ -54,7 +54,16 @@ def make_ffibuilder() -> FFI:
         sources=[_relative(HAL_ROOT / "csrc" / "shim.c")],
         include_dirs=[_relative(HAL_ROOT / "include"), _relative(HAL_ROOT / "csrc")],
         libraries=["dl"],
-        extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-fvisibility=hidden"],
+        # The cdef must match shim.h: make a mismatched prototype a build error, not a warning.
+        extra_compile_args=[
+            "-std=gnu11",
+            "-Wall",
+            "-Wextra",
+            "-Werror=incompatible-pointer-types",
+            "-Werror=implicit-function-declaration",
+            "-Werror=int-conversion",
+            "-fvisibility=hidden",
+        ],
     )
     return builder
 
