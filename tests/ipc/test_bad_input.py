@@ -29,7 +29,7 @@ def _baseline(server: ServerProcess) -> dict[str, object]:
     while True:
         stats = server.stats()
         idle = stats["connections"] == stats["media_keys"] == stats["key_sessions"] == 0
-        if idle and stats["shared_memory_regions"] == 0 or time.monotonic() > deadline:
+        if (idle and stats["shared_memory_regions"] == 0) or time.monotonic() > deadline:
             return stats
         time.sleep(0.05)
 

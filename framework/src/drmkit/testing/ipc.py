@@ -110,10 +110,17 @@ class ServerProcess:
         return dict(self.control("stats"))
 
     def stop(self, timeout: float = 10.0) -> int | None:
-        """SIGTERM the server and wait for it (SIGKILL after ``timeout``)."""
+        """SIGTERM the server and wait for it (SIGKILL after ``timeout``).
+
+        Error lines the server logged are echoed to standard error (pytest shows them with a
+        failing test).
+        """
         process = self.process
         if process is None:
             return None
+        errors = [line for line in self.log().splitlines() if '"level": "error"' in line]
+        if errors:
+            print("\n".join(["drmkit serve logged errors:", *errors]), file=sys.stderr)
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
             try:
