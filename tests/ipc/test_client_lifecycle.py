@@ -178,7 +178,7 @@ async def test_call_timeout_and_ping_report_a_stuck_worker(
             "test_control",
             {"command": {"op": "inject", "operation": "construct", "delay_ms": 1500, "count": 1}},
         )
-        with pytest.raises(OperationTimeoutError, match="no reply within 0.3 s") as raised:
+        with pytest.raises(OperationTimeoutError, match=r"no reply within 0\.3 s") as raised:
             await session.generate_request(init_data_type, init_data)
         assert isinstance(raised.value, FailError)
         health = await client.ping(timeout_s=0.2)
