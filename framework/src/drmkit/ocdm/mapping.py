@@ -20,6 +20,7 @@ construct, ``update``/``close``/``remove``/``load`` map one to one, release dest
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any, ClassVar
 
 from drmkit_hal import (
@@ -52,6 +53,10 @@ from drmkit.plugin import PROJECT_NAME, hookimpl
 from drmkit.plugins.model import KeySystemInfo, SessionContext, SystemContext
 
 log = logging.getLogger(__name__)
+
+# MediaKeys using each shared HAL CdmSystem (keyed by id(); entries live while the system does).
+_system_users: dict[int, int] = {}
+_system_users_lock = threading.Lock()
 
 
 class OcdmSessionState:
@@ -111,17 +116,32 @@ class OcdmKeySystemPlugin:
 
     @hookimpl
     def drm_create_system(self, system: SystemContext) -> None:
-        """``opencdm_create_system``; ``NotSupportedError`` when the CDM has no such system."""
+        """``opencdm_create_system``; ``NotSupportedError`` when the CDM has no such system.
+
+        The HAL keeps one CDM system per key system, shared by every MediaKeys of it: count the
+        users so that destroying one MediaKeys never destructs another one's sessions.
+        """
         try:
-            system.cdm = system.hal.create_system(system.key_system)
+            cdm = system.hal.create_system(system.key_system)
         except OcdmCallError as exc:
             raise NotSupportedError(f"the CDM does not support {system.key_system}: {exc}") from exc
+        with _system_users_lock:
+            _system_users[id(cdm)] = _system_users.get(id(cdm), 0) + 1
+        system.cdm = cdm
 
     @hookimpl
     def drm_destroy_system(self, system: SystemContext) -> None:
-        """``opencdm_destruct_system`` (idempotent)."""
+        """``opencdm_destruct_system`` once its last MediaKeys is gone (idempotent)."""
         cdm, system.cdm = system.cdm, None
-        if cdm is not None:
+        if cdm is None:
+            return
+        with _system_users_lock:
+            users = _system_users.get(id(cdm), 1) - 1
+            if users > 0:
+                _system_users[id(cdm)] = users
+            else:
+                _system_users.pop(id(cdm), None)
+        if users <= 0:
             cdm.destruct()
 
     @hookimpl

@@ -6,6 +6,8 @@ session id. Each container has its own ``CollectorRegistry``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from drmkit.plugins.wrappers import install_wrappers
@@ -31,9 +33,20 @@ class MetricsPlugin:
             registry=registry,
             buckets=_BUCKETS,
         )
+        # Labelled children are looked up once: ``labels()`` takes a lock and hashes every call.
+        self._counters: dict[tuple[str, str, str], Any] = {}
+        self._histograms: dict[tuple[str, str], Any] = {}
         install_wrappers(self, self.observe)
 
     def observe(self, key_system: str, operation: str, outcome: str, seconds: float) -> None:
         """Record one call."""
-        self.operations.labels(key_system, operation, outcome).inc()
-        self.duration.labels(key_system, operation).observe(seconds)
+        counter = self._counters.get((key_system, operation, outcome))
+        if counter is None:
+            counter = self.operations.labels(key_system, operation, outcome)
+            self._counters[(key_system, operation, outcome)] = counter
+        counter.inc()
+        histogram = self._histograms.get((key_system, operation))
+        if histogram is None:
+            histogram = self.duration.labels(key_system, operation)
+            self._histograms[(key_system, operation)] = histogram
+        histogram.observe(seconds)

@@ -38,36 +38,48 @@ def _key_system_argument(hook: str) -> str:
     raise TypeError(f"hook {hook} has no key-system argument")
 
 
-def _observe(observer: CallObserver, operation: str, key_system: str) -> Generator[None, Any, Any]:
-    start = time.perf_counter()
-    try:
-        result = yield
-    except BaseException as exc:
-        observer(key_system, operation, outcome_of(exc), time.perf_counter() - start)
-        raise
-    observer(key_system, operation, "ok", time.perf_counter() - start)
-    return result
-
-
 def _make_wrapper(hook: str, observer: CallObserver) -> Callable[..., Any]:
+    # One flat generator per call (no nested ``yield from``): this runs on every CDM call.
     operation = hook.removeprefix("drm_")
     argument = _key_system_argument(hook)
+    clock = time.perf_counter
     if argument == "session":
 
         def on_session(session: Any) -> Generator[None, Any, Any]:
-            return (yield from _observe(observer, operation, session.system.key_system))
+            start = clock()
+            try:
+                result = yield
+            except BaseException as exc:
+                observer(session.system.key_system, operation, outcome_of(exc), clock() - start)
+                raise
+            observer(session.system.key_system, operation, "ok", clock() - start)
+            return result
 
         function: Callable[..., Any] = on_session
     elif argument == "system":
 
         def on_system(system: Any) -> Generator[None, Any, Any]:
-            return (yield from _observe(observer, operation, system.key_system))
+            start = clock()
+            try:
+                result = yield
+            except BaseException as exc:
+                observer(system.key_system, operation, outcome_of(exc), clock() - start)
+                raise
+            observer(system.key_system, operation, "ok", clock() - start)
+            return result
 
         function = on_system
     else:
 
         def on_key_system(key_system: str) -> Generator[None, Any, Any]:
-            return (yield from _observe(observer, operation, key_system))
+            start = clock()
+            try:
+                result = yield
+            except BaseException as exc:
+                observer(key_system, operation, outcome_of(exc), clock() - start)
+                raise
+            observer(key_system, operation, "ok", clock() - start)
+            return result
 
         function = on_key_system
     function.__name__ = hook

@@ -97,3 +97,21 @@ async def test_inactive_frees_everything_and_refuses_media_keys(
     again = await media_keys_factory.create_media_keys(drmkit_key_system)
     await license_session(again, license_helper)
     await again.destroy()
+
+
+async def test_destroying_one_media_keys_leaves_another_of_the_same_key_system(
+    media_keys_factory: MediaKeysFactory,
+    drmkit_key_system: str,
+    license_helper: LicenseHelper,
+) -> None:
+    first = await media_keys_factory.create_media_keys(drmkit_key_system)
+    licensed = await license_session(first, license_helper)
+    kid = next(iter(licensed.keys))
+    second = await media_keys_factory.create_media_keys(drmkit_key_system)
+    await license_session(second, license_helper)
+    await second.destroy()
+    assert await media_keys_factory.get_supported_key_system_version(drmkit_key_system) is not None
+    assert await licensed.session.contains_key(kid)
+    await licensed.session.update(license_helper.build_license(b"", licensed.keys))
+    assert await licensed.session.get_cdm_key_session_id()
+    await first.destroy()
