@@ -34,7 +34,7 @@ requests = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(st.one_of(st.binary(max_size=500), requests.map(lambda r: json.dumps(r).encode())))
 def test_parser_returns_a_valid_request_or_a_400(body: bytes) -> None:
     try:

@@ -17,6 +17,7 @@ import httpx
 import pytest
 import structlog
 from drmkit.cli import _register_commands, app
+from drmkit.license_server import KeyStore
 from drmkit.license_server.keyids import b64url_encode
 from typer.testing import CliRunner, Result
 
@@ -172,7 +173,8 @@ def _read_listening_url(process: subprocess.Popen[str], timeout_s: float = 30) -
 
 
 def test_license_server_process_serves_and_stops_on_sigterm(env: dict[str, str]) -> None:
-    assert drmkit(env, "keys", "add", KID, KEY_B64).returncode == 0
+    store = KeyStore(Path(env["DRMKIT_STATE_DIR"]) / "license-server" / "keys.sqlite3")
+    store.add(bytes.fromhex(KID_HEX), bytes.fromhex("00112233445566778899aabbccddeeff"))
     env["DRMKIT_LOGGING__FORMAT"] = "json"
     env["DRMKIT_LICENSE_SERVER__TOKEN"] = "tok"
     process = subprocess.Popen(
