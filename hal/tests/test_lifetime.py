@@ -143,3 +143,32 @@ def test_thousands_of_sessions_do_not_leak(hal: Hal) -> None:
         assert rss_after - rss_before < 1500, (rss_before, rss_after)
     if os.environ.get("DRMKIT_HAL_VERBOSE"):
         print("rss", rss_before, rss_after)
+
+
+def test_destruct_racing_with_construct(hal: Hal) -> None:
+    system = hal.create_system(CLEARKEY)
+    hal.test_control({"op": "inject", "operation": "construct", "delay_ms": 300, "count": 1})
+    constructed: list[object] = []
+
+    def construct() -> None:
+        try:
+            constructed.append(
+                system.construct_session(
+                    LicenseType.TEMPORARY, "keyids", keyids_init_data(KID), b"", Recorder()
+                )
+            )
+        except HalError as exc:  # the system may already be destructing
+            constructed.append(exc)
+
+    worker = threading.Thread(target=construct)
+    worker.start()
+    time.sleep(0.05)
+    system.destruct()  # waits for the construct, then frees what it produced
+    worker.join()
+    (outcome,) = constructed
+    assert isinstance(outcome, HalError) or outcome.destructed  # type: ignore[attr-defined]
+    assert hal.test_control({"op": "stats"}) == {
+        "systems": 0,
+        "sessions": 0,
+        "pending_callbacks": 0,
+    }

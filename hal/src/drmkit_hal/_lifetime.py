@@ -36,7 +36,9 @@ class LifetimeGuard:
 
     def __init__(self, what: str, state: State = State.LIVE) -> None:
         self._lock = threading.Lock()
-        self._inflight = 0
+        # A CONSTRUCTING object counts its construct call as one call in flight, so a destruct
+        # racing with construct waits for it and then frees what construct produced.
+        self._inflight = 1 if state is State.CONSTRUCTING else 0
         self._drained: threading.Event | None = None  # set while a destruct waits
         self._done = threading.Event()
         self._what = what
@@ -85,6 +87,9 @@ class LifetimeGuard:
             return False
         if drained is not None:
             drained.wait()
+            with self._lock:
+                if self.state is _DESTRUCTED:  # the construct we waited for failed
+                    return False
         return True
 
     def end_destruct(self) -> None:
@@ -94,7 +99,26 @@ class LifetimeGuard:
             self._drained = None
         self._done.set()
 
-    def set_live(self) -> None:
-        """Mark a constructed object usable."""
+    def constructed(self) -> None:
+        """End a successful construct: LIVE, unless a destruct is already waiting for it."""
         with self._lock:
-            self.state = _LIVE
+            if self.state is State.CONSTRUCTING:
+                self.state = _LIVE
+            self._inflight -= 1
+            if self._inflight == 0 and self._drained is not None:
+                self._drained.set()
+
+    def begin_failed_construct(self) -> None:
+        """Start undoing a failed construct: callbacks are dropped from now on."""
+        with self._lock:
+            self.state = _DESTRUCTING
+
+    def end_failed_construct(self) -> None:
+        """Finish a failed construct: DESTRUCTED, waking any destruct waiting for it."""
+        with self._lock:
+            self.state = _DESTRUCTED
+            self._inflight -= 1
+            drained, self._drained = self._drained, None
+        if drained is not None:
+            drained.set()
+        self._done.set()

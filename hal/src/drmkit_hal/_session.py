@@ -128,11 +128,11 @@ class CdmSession:
             session_id = c_text(raw)
         if status or ptr == ffi.NULL or not session_id:
             # A construct that returned a session object without an id still owns a reference.
-            self._guard.state = State.DESTRUCTING
+            self._guard.begin_failed_construct()
             if ptr != ffi.NULL:
                 lib.hal_destruct_session(self._lib, ptr)
-            self._guard.end_destruct()
             self._handle = None
+            self._guard.end_failed_construct()
             if status:
                 raise OcdmCallError("opencdm_construct_session", status)
             raise OcdmCallError(
@@ -142,7 +142,7 @@ class CdmSession:
             )
         self._ptr = ptr
         self.session_id = session_id
-        self._guard.set_live()
+        self._guard.constructed()
 
     @property
     def destructed(self) -> bool:

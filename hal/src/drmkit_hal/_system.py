@@ -117,6 +117,8 @@ class CdmSystem:
         if not self._guard.begin_destruct():
             return
         try:
+            for session in self.sessions():  # constructed while calls in flight drained
+                session.destruct()
             status = lib.hal_destruct_system(self._lib, self._ptr)
             if status:
                 log.warning("opencdm_destruct_system(%s) returned %#x", self.key_system, status)
