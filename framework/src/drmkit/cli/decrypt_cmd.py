@@ -12,13 +12,6 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
 from drmkit.cli import app
 from drmkit.errors import DrmError
@@ -142,6 +135,14 @@ async def _run(
         factory = container.media_keys_factory()
         if not show_progress:
             return await decrypt_to_file(factory, inputs, output, keys, sessions=sessions)
+        from rich.progress import (  # only long inputs show progress: keep start-up lean
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
         with Progress(
             "[progress.description]{task.description}",
             BarColumn(),

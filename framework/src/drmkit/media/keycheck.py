@@ -15,8 +15,6 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
 from drmkit.media.errors import MissingKeyError, WrongKeyError
 from drmkit.media.model import MediaFile, PsshBox
 from drmkit.media.pssh import PLAYREADY_SYSTEM_ID
@@ -99,6 +97,9 @@ def _checksums_of_header(xml: str) -> list[KeyChecksum]:
 
 def key_checksum(key: bytes, key_id: bytes) -> bytes:
     """Return the PlayReady AESCTR checksum of ``key`` for ``key_id`` (CENC byte order)."""
+    # Imported here: only files with a PlayReady header need it, and the CLI starts faster.
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
     guid = uuid.UUID(bytes=key_id).bytes_le
     encryptor = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
     return (encryptor.update(guid) + encryptor.finalize())[:8]
