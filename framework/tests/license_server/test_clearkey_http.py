@@ -223,6 +223,7 @@ def test_health_is_503_when_the_store_is_unusable(serve: ServeFactory, store: Ke
         response = client.get("/healthz")
         assert response.status_code == 503
         assert response.json()["status"] == "unavailable"
+        assert response.json()["error"]["code"] == "key_store_unavailable"
 
 
 def test_metrics_count_requests_by_outcome(client: httpx.Client) -> None:

@@ -15,6 +15,7 @@ Every error is JSON ``{"error": {"code": ..., "message": ...}}`` with a fitting 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import json
 import logging
@@ -142,11 +143,15 @@ def _too_large(limit: int) -> LicenseServerError:
     )
 
 
+def _digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).digest()
+
+
 class _BearerAuth:
     """Checks ``Authorization: Bearer <token>`` in constant time when a token is configured."""
 
     def __init__(self, token: str | None) -> None:
-        self._token = token.encode("utf-8") if token else None
+        self._token = _digest(token) if token else None
 
     @property
     def enabled(self) -> bool:
@@ -156,9 +161,9 @@ class _BearerAuth:
         if self._token is None:
             return
         scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-        # compare_digest takes time independent of where the values differ; run it even when the
-        # scheme is wrong so the two failures cannot be told apart by timing.
-        matches = hmac.compare_digest(presented.strip().encode("utf-8"), self._token)
+        # Digests of equal length, compared in constant time, reveal neither where the values
+        # differ nor the token's length; the comparison runs even when the scheme is wrong.
+        matches = hmac.compare_digest(_digest(presented.strip()), self._token)
         if scheme.lower() != "bearer" or not matches:
             raise LicenseServerError(401, "unauthorized", "a valid bearer token is required")
 
@@ -227,7 +232,10 @@ def create_app(
             count = await asyncio.to_thread(len, store)
         except KeyStoreError as exc:
             return JSONResponse(
-                {"status": "unavailable", "error": {"code": "key_store", "message": str(exc)}},
+                {
+                    "status": "unavailable",
+                    "error": {"code": "key_store_unavailable", "message": str(exc)},
+                },
                 status_code=503,
             )
         return JSONResponse({"status": "ok", "keys": count})
