@@ -164,3 +164,48 @@ def test_moov_before_mdat_moves_the_chunk_offsets(tmp_path: Path) -> None:
     played = subprocess.run([tool("ffmpeg"), "-v", "error", "-i", str(out), "-f", "null", "-"],
                             capture_output=True, text=True, timeout=60)  # fmt: skip
     assert played.returncode == 0 and played.stderr == ""
+
+
+def test_clear_input_is_copied_unchanged(tmp_path: Path) -> None:
+    from media_support import vectors_dir
+
+    clear = vectors_dir() / "generated/clear_testsrc.mp4"
+    out = tmp_path / "out.mp4"
+    result = _decrypt([clear], out, {bytes(range(16)): bytes(16)}, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["protected_samples"] == 0
+    assert out.read_bytes() == clear.read_bytes()
+
+
+def test_output_that_is_a_directory_is_a_clear_error(tmp_path: Path) -> None:
+    vector = ENCRYPTED_VECTORS[2]
+    target = tmp_path / "taken"
+    target.mkdir()
+    result = _decrypt(vector.paths(), target, vector.key_map())
+    assert result.exit_code == 1
+    assert "cannot write" in result.output
+    assert _leftovers(tmp_path) == ["taken"] and _leftovers(target) == []
+
+
+async def test_progress_reports_every_protected_byte(tmp_path: Path) -> None:
+    from drmkit.container import build_container
+    from drmkit.media.decrypt import decrypt_to_file
+
+    vector = next(v for v in ENCRYPTED_VECTORS if v.name == "spe_encrypted_low")
+    totals: list[int] = []
+    done: list[int] = []
+
+    def start(total: int):  # type: ignore[no-untyped-def]
+        totals.append(total)
+        return done.append
+
+    container = build_container()
+    try:
+        summary = await decrypt_to_file(
+            container.media_keys_factory(), vector.paths(), tmp_path / "o.mp4",
+            vector.key_map(), start,
+        )  # fmt: skip
+    finally:
+        container.shutdown_resources()
+    assert totals == [summary.protected_bytes] and sum(done) == summary.protected_bytes
+    assert len(done) == summary.protected_samples == 24  # the clear lead is not decrypted

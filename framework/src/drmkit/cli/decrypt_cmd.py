@@ -100,6 +100,8 @@ def decrypt(
         _fail(_locate(exc, inputs))
     except (MediaError, DrmError) as exc:
         _fail(str(exc))
+    except OSError as exc:  # e.g. OUTPUT is a directory, or the disk is full
+        _fail(f"cannot write {output}: {exc.strerror or exc}")
     if as_json:
         print(json.dumps(summary.as_dict(), indent=2))
         return
