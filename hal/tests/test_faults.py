@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from drmkit_hal import EncryptionScheme, Hal, LicenseType, OcdmCallError, OcdmStatus
@@ -113,3 +116,46 @@ def test_malformed_injections_are_refused(hal: Hal) -> None:
     ):
         with pytest.raises(OcdmCallError):
             hal.test_control(bad)
+
+
+MS_PRO_NAME = "ms_playready_header_spec_v40_pro"
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        "get_challenge_data",
+        "store_license_data",
+        "cancel_challenge_data",
+        "clean_decrypt_context",
+        "select_key_id",
+        "set_drm_header",
+    ],
+)
+def test_fail_code_on_extension_operations(hal: Hal, vectors_dir: Path, operation: str) -> None:
+    entries = json.loads((vectors_dir / "initdata" / "initdata_samples.json").read_text())
+    header = next(base64.b64decode(e["base64"]) for e in entries if e["name"] == MS_PRO_NAME)
+    session = hal.create_system("com.netflix.playready").construct_session(
+        LicenseType.TEMPORARY, "", header, b"", Recorder()
+    )
+    calls = {
+        "get_challenge_data": lambda: session.get_challenge_data(),
+        "store_license_data": lambda: session.store_license_data(b"{}"),
+        "cancel_challenge_data": session.cancel_challenge_data,
+        "clean_decrypt_context": session.clean_decrypt_context,
+        "select_key_id": lambda: session.select_key_id(KID),
+        "set_drm_header": lambda: session.set_drm_header(header),
+    }
+    _inject(hal, operation, key_system="com.netflix.playready", fail_code=0x8004C604, count=1)
+    with pytest.raises(OcdmCallError) as caught:
+        calls[operation]()
+    assert caught.value.status is OcdmStatus.SERVER_SERVICE_SPECIFIC
+
+
+def test_fail_code_on_set_server_certificate(hal: Hal) -> None:
+    system = hal.create_system("com.widevine.alpha")
+    _inject(hal, "set_server_certificate", fail_code=int(OcdmStatus.INVALID_ACCESSOR), count=1)
+    with pytest.raises(OcdmCallError) as caught:
+        system.set_server_certificate(b"certificate")
+    assert caught.value.status is OcdmStatus.INVALID_ACCESSOR
+    system.set_server_certificate(b"certificate")
