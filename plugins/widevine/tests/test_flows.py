@@ -41,6 +41,7 @@ from drmkit.testing.flows import LicensedSession, license_session, new_keys, nex
 from drmkit.testing.refcdm import RefCdmControl
 from drmkit_widevine import plugin as plugin_module
 from drmkit_widevine.initdata import make_widevine_pssh
+from drmkit_widevine.licenses import build_signed_message
 from drmkit_widevine.pssh import build_pssh_box
 from drmkit_widevine.pssh_data import WIDEVINE_SYSTEM_ID
 from drmkit_widevine.session_state import WidevineCallbacks
@@ -206,6 +207,28 @@ async def test_license_for_another_session_is_refused_before_the_cdm(
             await first.update(bad)
     await first.update(build_test_license(own_id, keys, answers="license-request"))
     assert await statuses(first_events) == {kid: KeyStatus.USABLE for kid in keys}
+
+
+async def test_real_license_envelopes_are_checked_before_the_cdm(
+    media_keys: MediaKeys, license_helper: LicenseHelper
+) -> None:
+    keys = new_keys()
+    session = await media_keys.create_session()
+    events = session.events()
+    await session.generate_request(*license_helper.init_data(list(keys))[0])
+    request = await next_event(events, LicenseRequest)
+    assert isinstance(request, LicenseRequest)
+    with pytest.raises(InvalidLicenseError, match="is a request"):
+        await session.update(build_signed_message("LICENSE_REQUEST", b"echo"))
+    assert await session.get_last_drm_error() == 0  # refused before the CDM
+    # A well-formed envelope reaches the CDM, which verifies the payload (the simulation only
+    # takes test licenses, as a device's CDM takes only licenses signed for it).
+    with pytest.raises(FailError) as refused:
+        await session.update(build_signed_message("LICENSE", b"payload", b"signature"))
+    assert not isinstance(refused.value, InvalidLicenseError)
+    assert "TypeError" in str(refused.value)
+    await session.update(license_helper.build_license(request.message, keys))  # still pending
+    assert await statuses(events) == {kid: KeyStatus.USABLE for kid in keys}
 
 
 async def test_error_callback_during_update_keeps_the_request_pending(

@@ -11,7 +11,8 @@ Published as entry point ``widevine = "drmkit_widevine.plugin:plugin"`` in group
   the ``"<n>:Type:"`` prefix is stripped and the message type travels with the bare message; an
   empty challenge fails the generate request;
 - an update is checked against the messages awaiting an answer (a renewal response when no
-  renewal is pending is refused) and, for drmkit's test licenses, against the session;
+  renewal is pending is refused), a real license's ``SignedMessage`` envelope is checked, and
+  drmkit's test licenses are checked against the session;
 - ``drmkit inspect`` gets decoded Widevine PSSH data; the conformance kit gets a license helper.
 """
 
@@ -30,6 +31,7 @@ from drmkit_hal import CdmSession, LicenseType
 
 from drmkit_widevine.initdata import INIT_DATA_TYPES, init_data_for_cdm, parse_init_data
 from drmkit_widevine.license_helper import WidevineLicenseHelper
+from drmkit_widevine.licenses import check_signed_response
 from drmkit_widevine.pssh_data import WIDEVINE_SYSTEM_ID, check_for_request, decode_pssh_data
 from drmkit_widevine.session_state import WidevineCallbacks, WidevineSessionState
 from drmkit_widevine.simulated import check_test_license
@@ -84,11 +86,15 @@ class WidevinePlugin(OcdmKeySystemPlugin):
         """Check ``response`` and return what to give the CDM.
 
         A drmkit test license must be for this session (one naming no session gets this
-        session's id) and may only answer a message that is pending. Anything else (a real
-        Widevine license is a signed protobuf) goes to the CDM untouched.
+        session's id) and may only answer a message that is pending. Anything else must be a
+        Widevine ``SignedMessage`` response (its envelope is checked; the CDM verifies the rest)
+        and goes to the CDM untouched.
         """
         parsed = check_test_license(response, frozenset({KEY_SYSTEM}))
         if parsed is None:
+            # Provisioning responses answer individualization requests in their own format.
+            if MessageType.INDIVIDUALIZATION_REQUEST not in _state(session).pending():
+                check_signed_response(response)
             return response
         own_id = str(self._cdm(session).session_id)
         if parsed.session_id is None:
