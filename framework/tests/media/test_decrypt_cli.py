@@ -209,3 +209,15 @@ async def test_progress_reports_every_protected_byte(tmp_path: Path) -> None:
         container.shutdown_resources()
     assert totals == [summary.protected_bytes] and sum(done) == summary.protected_bytes
     assert len(done) == summary.protected_samples == 24  # the clear lead is not decrypted
+
+
+def test_decrypt_leaves_no_state_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_STATE_HOME", raising=False)
+    monkeypatch.delenv("DRMKIT_STATE_DIR", raising=False)
+    vector = ENCRYPTED_VECTORS[2]
+    result = _decrypt(vector.paths(), tmp_path / "out.mp4", vector.key_map())
+    assert result.exit_code == 0, result.output
+    assert list(home.rglob("*")) == []

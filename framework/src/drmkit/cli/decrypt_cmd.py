@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import re
+import tempfile
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -24,6 +26,9 @@ from drmkit.media.decrypt import (
     decrypt_to_file,
 )
 from drmkit.media.source import InputSpan, MediaInput
+
+if TYPE_CHECKING:
+    from drmkit.container import Container
 
 _out = Console()
 _err = Console(stderr=True)
@@ -130,9 +135,28 @@ async def _run(
     show_progress: bool,
     sessions: int,
 ) -> DecryptSummary:
+    from drmkit.cli.license_server_cmd import load_cli_settings
     from drmkit.container import build_container
 
-    container = build_container()
+    settings = load_cli_settings()
+    with contextlib.ExitStack() as cleanup:
+        if "state_dir" not in settings.model_fields_set:
+            # Temporary sessions persist nothing: leave no CDM store behind unless configured.
+            temp = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="drmkit-decrypt-"))
+            settings = settings.model_copy(update={"state_dir": Path(temp)})
+        return await _decrypt_with(
+            build_container(settings), inputs, output, keys, show_progress, sessions
+        )
+
+
+async def _decrypt_with(
+    container: Container,
+    inputs: list[Path],
+    output: Path,
+    keys: dict[bytes, bytes],
+    show_progress: bool,
+    sessions: int,
+) -> DecryptSummary:
     try:
         factory = container.media_keys_factory()
         if not show_progress:
