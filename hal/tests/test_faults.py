@@ -46,7 +46,7 @@ def test_delay_slows_the_operation_without_holding_the_gil(hal: Hal, recorder: R
     done.set()
     spinner.join()
     assert elapsed >= 0.29
-    assert ticks > 50, "other Python threads ran while the CDM call slept"
+    assert ticks > 20, "other Python threads ran while the CDM call slept"
 
 
 @pytest.mark.parametrize(

@@ -39,13 +39,16 @@ def test_destruct_waits_for_a_decrypt_in_flight(hal: Hal) -> None:
 
     worker = threading.Thread(target=decrypt)
     worker.start()
-    time.sleep(0.05)
+    deadline = time.monotonic() + 5
+    while session._guard._inflight == 0 and time.monotonic() < deadline:
+        time.sleep(0.001)  # until the decrypt is inside the (delayed) C call
+    time.sleep(0.02)
     started = time.monotonic()
     session.destruct()  # must not free the session under the running decrypt
     waited = time.monotonic() - started
     worker.join()
     assert outcome == ["ok"]
-    assert waited >= 0.15
+    assert waited >= 0.1
     with pytest.raises(HalError, match="destructed"):
         session.decrypt(bytearray(64), scheme=EncryptionScheme.CENC, key_id=KID)
 
