@@ -1,0 +1,100 @@
+"""The per-session serial executor and operation timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+import time
+
+import pytest
+from drmkit.core import LicenseRequest, MediaKeys, OperationTimeoutError
+from drmkit.core.executor import SerialExecutor
+from drmkit.plugins.model import LicenseHelper
+from drmkit.testing.flows import new_keys, next_event
+from drmkit.testing.refcdm import RefCdmControl
+from drmkit_hal import Hal
+
+
+async def test_jobs_of_one_executor_run_in_order_one_at_a_time() -> None:
+    loop = asyncio.get_running_loop()
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        executor = SerialExecutor(loop, pool)
+        running = 0
+        seen: list[int] = []
+        lock = threading.Lock()
+
+        def job(n: int) -> int:
+            nonlocal running
+            with lock:
+                running += 1
+                assert running == 1
+            time.sleep(0.001)
+            seen.append(n)
+            with lock:
+                running -= 1
+            return n
+
+        results = await asyncio.gather(*(executor.submit(lambda n=n: job(n)) for n in range(30)))
+    assert results == list(range(30)) and seen == list(range(30))
+    assert executor.idle
+
+
+async def test_executors_run_concurrently_and_errors_stay_in_their_job() -> None:
+    loop = asyncio.get_running_loop()
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        slow, fast = SerialExecutor(loop, pool), SerialExecutor(loop, pool)
+        gate = threading.Event()
+        blocked = slow.submit(gate.wait)
+
+        def fail() -> None:
+            raise ValueError("job failed")
+
+        with pytest.raises(ValueError, match="job failed"):
+            await fast.submit(fail)
+        assert await fast.submit(lambda: 42) == 42  # not behind the blocked executor
+        assert not blocked.done()
+        gate.set()
+        assert await blocked is True
+
+
+async def test_cancelled_queued_job_is_skipped() -> None:
+    loop = asyncio.get_running_loop()
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        executor = SerialExecutor(loop, pool)
+        gate = threading.Event()
+        ran: list[str] = []
+        first = executor.submit(gate.wait)
+        skipped = executor.submit(lambda: ran.append("skipped"))
+        last = executor.submit(lambda: ran.append("last"))
+        skipped.cancel()
+        gate.set()
+        await first
+        await last
+    assert ran == ["last"]
+
+
+async def test_slow_cdm_call_times_out_with_a_typed_error(
+    media_keys: MediaKeys,
+    license_helper: LicenseHelper,
+    refcdm: RefCdmControl,
+    drmkit_hal: Hal,
+) -> None:
+    factory = media_keys._factory
+    keys = new_keys()
+    session = await media_keys.create_session()
+    events = session.events()
+    init_type, init_data = license_helper.init_data(list(keys))[0]
+    await session.generate_request(init_type, init_data)
+    request = await next_event(events, LicenseRequest)
+    assert isinstance(request, LicenseRequest)
+    refcdm.inject("update", key_system="org.w3.clearkey", delay_ms=1500)
+    original = factory._settings
+    factory._settings = original.model_copy(update={"operation_timeout_s": 0.3})
+    try:
+        with pytest.raises(OperationTimeoutError, match="drm_update_session"):
+            await session.update(license_helper.build_license(request.message, keys))
+    finally:
+        factory._settings = original
+    # The late call still completes in order; the session keeps working.
+    assert await session.contains_key(next(iter(keys)))
