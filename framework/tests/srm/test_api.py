@@ -358,9 +358,16 @@ async def test_jwt_client_tokens(sqlite_store: SessionStore, algorithm: str) -> 
         assert await sqlite_store.count_live(account) == 1
 
 
-def test_jwt_verifier_refuses_alg_none() -> None:
+def test_jwt_verifier_refuses_bad_configuration() -> None:
     with pytest.raises(ValueError, match="none"):
         JwtVerifier("k", algorithms=["none"])
+    with pytest.raises(ValueError, match="unknown"):
+        JwtVerifier("k", algorithms=["XS999"])
+    with pytest.raises(ValueError, match="ES256"):
+        JwtVerifier("not a PEM key", algorithms=["ES256"])
+    public_pem = _ec_keys()[1]
+    with pytest.raises(ValueError, match="HS256"):  # key confusion: a public key as HMAC secret
+        JwtVerifier(public_pem, algorithms=["ES256", "HS256"])
 
 
 async def test_openapi_document_is_served(sqlite_api: Api) -> None:

@@ -72,11 +72,18 @@ class JwtVerifier:
 
         if not algorithms or any(a.lower() == "none" for a in algorithms):
             raise ValueError("JWT algorithms must be named and must not include 'none'")
+        known = jwt.algorithms.get_default_algorithms()
+        for algorithm in algorithms:
+            # Check the key against every accepted algorithm now: a wrong key is a start-up error,
+            # not a 401 for every client later.
+            if algorithm not in known:
+                raise ValueError(f"unknown JWT algorithm {algorithm!r}")
+            try:
+                known[algorithm].prepare_key(key)
+            except (jwt.PyJWTError, ValueError, TypeError) as exc:
+                raise ValueError(f"JWT key does not suit {algorithm}: {exc}") from exc
         self._jwt = jwt
         self._key: Any = key
-        if not algorithms[0].upper().startswith("HS"):
-            # Parse an asymmetric public key once instead of on every request.
-            self._key = jwt.algorithms.get_default_algorithms()[algorithms[0]].prepare_key(key)
         self._algorithms = algorithms
         self._account_claim = account_claim
         self._device_claim = device_claim
