@@ -14,7 +14,10 @@ from drmkit.core import (
     DecryptParams,
     InvalidInputError,
     InvalidStateError,
+    KeyStatus,
+    KeyStatusesChanged,
     MediaKeys,
+    OutputRestrictedError,
     Pattern,
     SessionState,
     Subsample,
@@ -22,7 +25,8 @@ from drmkit.core import (
 from drmkit.errors import DrmError, FailError
 from drmkit.plugins.model import LicenseHelper
 from drmkit.testing.cenc import encrypt_sample
-from drmkit.testing.flows import license_session, new_keys
+from drmkit.testing.flows import license_session, new_keys, next_event
+from drmkit.testing.refcdm import RefCdmControl
 
 pytestmark = [pytest.mark.drmkit_conformance]
 
@@ -170,3 +174,44 @@ async def test_decrypt_reference_counting(
     session.release_decrypt_reference()
     await asyncio.wait_for(session.closed, 5)
     await session.release()
+
+
+@pytest.mark.parametrize(
+    ("cdm_status", "expected"),
+    [
+        ("output-restricted", KeyStatus.OUTPUT_RESTRICTED),
+        ("output-restricted-hdcp22", KeyStatus.OUTPUT_RESTRICTED),
+        ("expired", KeyStatus.EXPIRED),
+        ("output-downscaled", KeyStatus.INTERNAL_ERROR),
+        ("hw-error", KeyStatus.INTERNAL_ERROR),
+    ],
+)
+async def test_key_status_changes_and_output_protection(
+    media_keys: MediaKeys,
+    license_helper: LicenseHelper,
+    refcdm: RefCdmControl,
+    cdm_status: str,
+    expected: KeyStatus,
+) -> None:
+    """Rialto's status table, and OUTPUT_RESTRICTED on decrypt while HDCP forbids the key."""
+    licensed = await license_session(media_keys, license_helper)
+    session = licensed.session
+    kid, key = next(iter(licensed.keys.items()))
+    cdm_id = await session.get_cdm_key_session_id()
+    refcdm.key_status(cdm_id, kid, cdm_status)
+    event = await next_event(licensed.events, KeyStatusesChanged)
+    assert isinstance(event, KeyStatusesChanged)
+    assert dict(event.key_statuses) == {kid: expected}
+    assert session.key_statuses[kid] is expected
+    plain = os.urandom(64)
+    iv = os.urandom(16)
+    params = DecryptParams(CipherMode.CENC, kid, iv)
+    encrypted = encrypt_sample(plain, key, iv, CipherMode.CENC)
+    if expected is KeyStatus.OUTPUT_RESTRICTED:
+        with pytest.raises(OutputRestrictedError):
+            await session.decrypt(bytearray(encrypted), params)
+        refcdm.key_status(cdm_id, kid, "usable")  # HDCP recovers
+        await next_event(licensed.events, KeyStatusesChanged)
+        sample = bytearray(encrypted)
+        await session.decrypt(sample, params)
+        assert bytes(sample) == plain
