@@ -199,9 +199,12 @@ async def test_license_for_another_session_is_refused_before_the_cdm(
     wrong_system["key_system"] = "com.microsoft.playready"
     with pytest.raises(InvalidLicenseError, match="key system"):
         await first.update(json.dumps(wrong_system).encode())
+    release_answer = json.loads(build_test_license(own_id, keys))
+    release_answer["type"] = "license-release"
     for bad in (
         b'{"drmkit_test_license":1,"key_system":"com.widevine.alpha","session_id":"x"}',
         b'{"drmkit_test_license":1, "oops"',
+        json.dumps(release_answer).encode(),
     ):
         with pytest.raises(InvalidLicenseError):
             await first.update(bad)

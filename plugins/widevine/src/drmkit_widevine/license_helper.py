@@ -16,12 +16,11 @@ from drmkit.errors import InvalidLicenseError
 from drmkit_widevine.initdata import make_widevine_pssh
 from drmkit_widevine.messages import split_message
 from drmkit_widevine.simulated import (
+    ANSWERABLE_TYPES,
     SimulatedChallenge,
     build_test_license,
     parse_simulated_challenge,
 )
-
-_ANSWERABLE = ("license-request", "license-renewal")
 
 
 class WidevineLicenseHelper:
@@ -55,7 +54,7 @@ class WidevineLicenseHelper:
         if not request:
             return build_test_license(None, keys)
         challenge = self._challenge(request)
-        answers = challenge.message_type if challenge.message_type in _ANSWERABLE else None
+        answers = challenge.message_type if challenge.message_type in ANSWERABLE_TYPES else None
         return build_test_license(challenge.session_id, keys, answers=answers)
 
     def key_ids_of_request(self, request: bytes) -> list[bytes]:

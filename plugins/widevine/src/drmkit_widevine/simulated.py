@@ -27,7 +27,8 @@ from drmkit_widevine.pssh_data import MAX_KEY_ID_SIZE
 
 KEY_SYSTEM = "com.widevine.alpha"
 TEST_LICENSE_MARKER = b'"drmkit_test_license"'
-MESSAGE_TYPES = ("license-request", "license-renewal", "license-release")
+ANSWERABLE_TYPES = ("license-request", "license-renewal")
+"""Message types a test license can answer (a release needs no license)."""
 KEY_STATUSES = frozenset(
     {
         "usable",
@@ -149,8 +150,10 @@ def check_test_license(response: bytes, key_systems: frozenset[str]) -> Simulate
     if session_id is not None and (not isinstance(session_id, str) or not session_id):
         raise InvalidLicenseError('test license "session_id" must be a non-empty string')
     answers = document.get("type")
-    if answers is not None and answers not in MESSAGE_TYPES:
-        raise InvalidLicenseError(f"test license answers unknown message type {answers!r}")
+    if answers is not None and answers not in ANSWERABLE_TYPES:
+        raise InvalidLicenseError(
+            f"test license answers {answers!r}; a license answers one of {ANSWERABLE_TYPES}"
+        )
     keys = document.get("keys")
     if not isinstance(keys, list) or not keys:
         raise InvalidLicenseError('test license needs a non-empty "keys" list')
