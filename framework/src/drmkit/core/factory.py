@@ -49,6 +49,7 @@ class MediaKeysFactory:
         self._media_keys: dict[int, MediaKeys] = {}
         self._open_sessions = 0
         self._active = True
+        self._supported: dict[str, bool] = {}
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -87,10 +88,16 @@ class MediaKeysFactory:
         route = self._plugins.find_route(key_system)
         if route is None:
             return False
-        try:
-            return bool(route.call("drm_is_supported", key_system=key_system, hal=self._hal))
-        except DrmError:
-            return False
+        # Asked once per Active period: the answer does not change, and this keeps the CDM
+        # call off the event loop after the first query.
+        known = self._supported.get(key_system)
+        if known is None:
+            try:
+                known = bool(route.call("drm_is_supported", key_system=key_system, hal=self._hal))
+            except DrmError:
+                known = False
+            self._supported[key_system] = known
+        return known
 
     def capabilities(self, key_system: str) -> plugin_model.KeySystemCapabilities:
         """Return the declared capabilities (``NotSupportedError`` if not enabled)."""
@@ -159,6 +166,7 @@ class MediaKeysFactory:
     async def set_active(self, active: bool) -> None:
         """Switch Active/Inactive. Inactive destroys every MediaKeys and refuses new ones."""
         if active:
+            self._supported.clear()
             self._active = True
             return
         self._active = False
