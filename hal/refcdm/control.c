@@ -127,6 +127,24 @@ int rc_store_dir(char* out, size_t cap) {
     return mkdirs(out);
 }
 
+/* ---- fork safety: the leaf locks of this file are held across fork() ---------------------- */
+
+static pthread_mutex_t g_inj_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void control_prepare(void) {
+    pthread_mutex_lock(&g_cfg_mu);
+    pthread_mutex_lock(&g_inj_mu);
+}
+
+static void control_after(void) {
+    pthread_mutex_unlock(&g_inj_mu);
+    pthread_mutex_unlock(&g_cfg_mu);
+}
+
+__attribute__((constructor)) static void control_load(void) {
+    pthread_atfork(control_prepare, control_after, control_after);
+}
+
 /* ---- replies --------------------------------------------------------------------------------- */
 
 static uint32_t reply(char* out, uint32_t* size, const char* json, uint32_t rc) {
@@ -253,7 +271,6 @@ typedef struct {
     int64_t count; /* -1 forever */
 } rc_injection;
 
-static pthread_mutex_t g_inj_mu = PTHREAD_MUTEX_INITIALIZER;
 static rc_injection g_inj[MAX_INJECT];
 static int g_ninj;
 static atomic_int g_inj_active;

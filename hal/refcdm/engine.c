@@ -54,17 +54,29 @@ static int run(EVP_CIPHER_CTX* c, uint8_t* p, size_t n) {
 }
 
 /* One protected range with a crypt:skip pattern of 16-byte blocks. A final group with fewer than
- * `crypt` whole blocks stays clear (ISO/IEC 23001-7 §9.6.1), as does a trailing partial block. */
+ * `crypt` whole blocks stays clear (ISO/IEC 23001-7 §9.6.1), as does a trailing partial block.
+ * Skip blocks are not part of the CBC chain nor of the CTR keystream, so the crypt groups are
+ * gathered into a stack buffer, decrypted in one call per batch and scattered back: with the
+ * usual 1:9 pattern this avoids one EVP call per 16-byte block. */
 static int run_pattern(EVP_CIPHER_CTX* c, uint8_t* p, size_t n, uint32_t crypt, uint32_t skip) {
     size_t cb = (size_t)crypt * 16;
     size_t sb = (size_t)skip * 16;
-    while (n >= cb) {
-        if (run(c, p, cb)) return -1;
-        p += cb;
-        n -= cb;
-        size_t s = n < sb ? n : sb;
-        p += s;
-        n -= s;
+    if (n < cb) return 0;
+    size_t groups = (n - cb) / (cb + sb) + 1; /* crypt groups that are complete */
+    uint8_t scratch[4096];
+    size_t per_batch = sizeof scratch / cb;
+    if (sb == 0) return run(c, p, groups * cb); /* contiguous */
+    if (per_batch == 0) { /* groups larger than the buffer: one call per group */
+        for (size_t g = 0; g < groups; g++)
+            if (run(c, p + g * (cb + sb), cb)) return -1;
+        return 0;
+    }
+    for (size_t g = 0; g < groups;) {
+        size_t k = groups - g < per_batch ? groups - g : per_batch;
+        for (size_t i = 0; i < k; i++) memcpy(scratch + i * cb, p + (g + i) * (cb + sb), cb);
+        if (run(c, scratch, k * cb)) return -1;
+        for (size_t i = 0; i < k; i++) memcpy(p + (g + i) * (cb + sb), scratch + i * cb, cb);
+        g += k;
     }
     return 0;
 }

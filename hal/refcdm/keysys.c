@@ -103,6 +103,26 @@ void rc_session_post_all_statuses(struct OpenCDMSession* s) {
 static pthread_mutex_t g_id_mu = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t g_clearkey_next = 10;
 
+/* fork(): hold the leaf locks across it; waiters on g_status_cond do not exist in the child. */
+static void keysys_prepare(void) {
+    pthread_mutex_lock(&g_id_mu);
+    pthread_mutex_lock(&g_status_mu);
+}
+
+static void keysys_parent(void) {
+    pthread_mutex_unlock(&g_status_mu);
+    pthread_mutex_unlock(&g_id_mu);
+}
+
+static void keysys_child(void) {
+    pthread_cond_init(&g_status_cond, NULL);
+    keysys_parent();
+}
+
+__attribute__((constructor)) static void keysys_load(void) {
+    pthread_atfork(keysys_prepare, keysys_parent, keysys_child);
+}
+
 void rc_new_session_id(struct OpenCDMSession* s) {
     uint8_t r[16];
     char id[RC_MAX_ID + 1];

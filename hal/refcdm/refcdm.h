@@ -247,6 +247,7 @@ struct OpenCDMSession* rc_session_with_usable_key(const struct OpenCDMSystem* sy
                                                   const uint8_t* kid, size_t len);
 void rc_session_free(struct OpenCDMSession* s);
 void rc_stats(unsigned* systems, unsigned* sessions, unsigned* pending);
+void rc_registry_atfork_child(void); /* g_lock held */
 
 /* ---- worker / callbacks (worker.c) ----------------------------------------------------------- */
 

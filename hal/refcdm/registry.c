@@ -26,6 +26,10 @@ static int session_registered_locked(const struct OpenCDMSession* s) {
     return 0;
 }
 
+void rc_registry_atfork_child(void) {
+    pthread_cond_init(&g_ref_cond, NULL);
+}
+
 struct OpenCDMSession* rc_session_acquire(const struct OpenCDMSession* cs) {
     if (!cs) return NULL;
     pthread_mutex_lock(&g_lock);

@@ -173,6 +173,18 @@ int rc_record_delete(rc_ks ks, const char* id) {
 
 static pthread_mutex_t g_drmstore_mu = PTHREAD_MUTEX_INITIALIZER;
 
+static void store_prepare(void) {
+    pthread_mutex_lock(&g_drmstore_mu);
+}
+
+static void store_after(void) {
+    pthread_mutex_unlock(&g_drmstore_mu);
+}
+
+__attribute__((constructor)) static void store_load(void) {
+    pthread_atfork(store_prepare, store_after, store_after);
+}
+
 static int drmstore_path(char* out, size_t cap) {
     char dir[1024];
     if (rc_store_dir(dir, sizeof dir)) return -1;

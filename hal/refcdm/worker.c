@@ -263,6 +263,10 @@ static void atfork_child(void) {
     g_running = 0;
     g_stopping = 0;
     tl_worker = 0;
+    /* The parent's threads may have been waiting on these: their state is meaningless here. */
+    pthread_cond_init(&q_cond, NULL);
+    pthread_cond_init(&done_cond, NULL);
+    rc_registry_atfork_child();
     pthread_mutex_unlock(&g_lock);
     pthread_mutex_unlock(&g_stop_mu);
 }
