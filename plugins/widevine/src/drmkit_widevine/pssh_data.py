@@ -2,9 +2,9 @@
 
 Decoding uses protobuf's own runtime with the schema in ``proto/widevine_pssh_data.proto`` (the
 generated module is committed in ``_generated/``; ``scripts/regenerate`` rebuilds it). The runtime
-rejects what is not protobuf (truncated varints, lengths past the end, bad wire types, invalid
-UTF-8 in string fields); unknown fields are kept aside and reported, never fatal, since real
-headers carry fields newer than any schema.
+rejects what is not protobuf (truncated varints, lengths past the end, bad wire types); unknown
+fields are kept aside and reported, never fatal, since real headers carry fields newer than any
+schema. proto2 does not validate UTF-8: invalid text in string fields is shown escaped.
 
 Checks beyond the wire format (:func:`check_for_request`): key ids are 1..16 bytes (the OCDM key
 id limit); repeated key ids are dropped keeping the first occurrence (real packagers repeat them);
@@ -134,11 +134,14 @@ def decode_pssh_data(data: bytes) -> WidevineHeader:
         message.ParseFromString(data)
         unknown_set = UnknownFieldSet(message)
         unknown_fields = [unknown_set[i] for i in range(len(unknown_set))]
-        if any(f.wire_type in _GROUP_WIRE_TYPES for f in unknown_fields):
-            # Groups are deprecated proto2 encoding; no Widevine header uses them and the
-            # CDM's own parser refuses them, so refuse them before the CDM does.
-            raise InvalidInitDataError("Widevine PSSH data uses the deprecated group encoding")
-        unknown = tuple(sorted({f.field_number for f in unknown_fields}))
+    except (DecodeError, RecursionError) as exc:
+        raise InvalidInitDataError(f"Widevine PSSH data is not a WidevinePsshData: {exc}") from None
+    if any(f.wire_type in _GROUP_WIRE_TYPES for f in unknown_fields):
+        # Groups are deprecated proto2 encoding; no Widevine header uses them and the CDM's own
+        # parser refuses them, so refuse them before the CDM does.
+        raise InvalidInitDataError("Widevine PSSH data uses the deprecated group encoding")
+    unknown = tuple(sorted({f.field_number for f in unknown_fields}))
+    try:
         scheme_value = _optional(message, "protection_scheme")
         header = WidevineHeader(
             key_ids=tuple(message.key_ids),
@@ -157,8 +160,8 @@ def decode_pssh_data(data: bytes) -> WidevineHeader:
             video_feature=_optional_text(message, "video_feature"),
             unknown_fields=unknown,
         )
-    except (DecodeError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise InvalidInitDataError(f"Widevine PSSH data is not a WidevinePsshData: {exc}") from None
+    except ValueError as exc:  # e.g. an enum value the schema has no name for
+        raise InvalidInitDataError(f"Widevine PSSH data has an unusable field: {exc}") from None
     return header
 
 
