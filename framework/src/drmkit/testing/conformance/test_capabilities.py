@@ -6,7 +6,7 @@ import contextlib
 
 import pytest
 
-from drmkit.core import InvalidStateError, MediaKeys
+from drmkit.core import InvalidInputError, InvalidStateError, MediaKeys, NotSupportedError
 from drmkit.core.factory import MediaKeysFactory
 from drmkit.errors import DrmError
 from drmkit.plugins.model import LicenseHelper
@@ -115,3 +115,12 @@ async def test_destroying_one_media_keys_leaves_another_of_the_same_key_system(
     await licensed.session.update(license_helper.build_license(b"", licensed.keys))
     assert await licensed.session.get_cdm_key_session_id()
     await first.destroy()
+
+
+async def test_server_certificate_refused_when_not_declared(media_keys: MediaKeys) -> None:
+    """EME A4: a key system without server certificates refuses one with a typed error."""
+    with pytest.raises(InvalidInputError):
+        await media_keys.set_server_certificate(b"")
+    if not media_keys.capabilities.server_certificate:
+        with pytest.raises(NotSupportedError):
+            await media_keys.set_server_certificate(b"certificate")

@@ -498,3 +498,21 @@ async def test_events_iterator_ends_on_release(
     await licensed.session.release()
     remaining: list[KeySessionEvent] = [event async for event in licensed.events]
     assert all(not isinstance(e, LicenseRequest) for e in remaining)
+
+
+async def test_async_listener_methods_are_awaited(
+    media_keys: MediaKeys, license_helper: LicenseHelper
+) -> None:
+    class AsyncListener(RecordingListener):
+        async def on_license_request(  # type: ignore[override]
+            self, session_id: int, message: bytes, url: str
+        ) -> None:
+            await asyncio.sleep(0)
+            super().on_license_request(session_id, message, url)
+
+    listener = AsyncListener()
+    session = await media_keys.create_session(listener=listener)
+    init_data_type, init_data = license_helper.init_data(list(new_keys()))[0]
+    await session.generate_request(init_data_type, init_data)
+    await asyncio.wait_for(listener.arrived.wait(), 5)
+    assert listener.events[0][:2] == ("request", session.id)
