@@ -378,3 +378,55 @@ async def test_openapi_document_is_served(sqlite_api: Api) -> None:
         assert set(paths[f"{prefix}/sessions"]) == {"post"}
         assert set(paths[f"{prefix}/sessions/{{sessionId}}"]) == {"put", "delete"}
     assert "/srm/operator/accounts/{account}/sessions" in paths
+
+
+async def test_idempotency_key_replays_the_live_session(api: Api) -> None:
+    account = new_account()
+    token = await api.token(account)
+
+    async def setup(key: str) -> Any:
+        return await api.client.post(
+            "/srm/v1/sessions", json=BODY, headers={"Client-Token": token, "Idempotency-Key": key}
+        )
+
+    first = success_id(await setup("retry-1"))
+    assert success_id(await setup("retry-1")) == first  # a retried setup: same session
+    assert await api.store.count_live(account) == 1
+    second = success_id(await setup("retry-2"))
+    assert second != first
+    assert error_code(await setup("retry-3")) == "SRM-0006"  # limit 2 reached
+    assert success_id(await setup("retry-1")) == first  # replays are not denied
+    # Another account's identical key is unrelated.
+    other = await api.token(new_account())
+    response = await api.client.post(
+        "/srm/sessions", json=BODY, headers={"Client-Token": other, "Idempotency-Key": "retry-1"}
+    )
+    assert success_id(response) != first
+    # Once the session is gone, the key admits a new one.
+    assert (await api.teardown(token, first)).status_code == 200
+    third = success_id(await setup("retry-1"))
+    assert third not in (first, second)
+
+
+async def test_concurrent_retries_with_one_key_take_one_slot(api: Api) -> None:
+    account = new_account()
+    token = await api.token(account)
+    headers = {"Client-Token": token, "Idempotency-Key": "k"}
+    responses = await asyncio.gather(
+        *(api.client.post("/srm/sessions", json=BODY, headers=headers) for _ in range(20))
+    )
+    assert len({success_id(r) for r in responses}) == 1
+    assert await api.store.count_live(account) == 1
+
+
+@pytest.mark.parametrize("key", [b"", b"x" * 129, b"with space", b"tab\there", "é".encode()])
+async def test_malformed_idempotency_key_is_400(sqlite_api: Api, key: bytes) -> None:
+    account = new_account()
+    token = await sqlite_api.token(account)
+    response = await sqlite_api.client.post(
+        "/srm/sessions",
+        json=BODY,
+        headers=[(b"Client-Token", token.encode()), (b"Idempotency-Key", key)],
+    )
+    assert response.status_code == 400 and error_code(response) == "SRM-0002"
+    assert await sqlite_api.store.count_live(account) == 0

@@ -69,6 +69,9 @@ class FaultProxy:
                     pass
                 return
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+            if self.mode == "drop-reply":  # the request reaches the SRM, its answer is lost
+                await asyncio.gather(self._pipe(reader, up_writer), self._drain(up_reader))
+                return
             await asyncio.gather(
                 self._pipe(reader, up_writer, check=True), self._pipe(up_reader, writer)
             )
@@ -77,6 +80,10 @@ class FaultProxy:
         finally:
             writer.close()
             self._tasks.discard(task)  # type: ignore[arg-type]
+
+    async def _drain(self, src: asyncio.StreamReader) -> None:
+        while await src.read(65536):
+            pass
 
     async def _pipe(
         self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, check: bool = False
@@ -313,3 +320,15 @@ async def test_setup_against_an_unreachable_srm_raises(rig: Rig) -> None:
     async with client:
         with pytest.raises(SrmUnavailableError):
             await client.start("100001V3D", "COD")
+
+
+async def test_setup_retried_after_a_lost_answer_takes_one_slot(rig: Rig) -> None:
+    account = new_account()
+    async with rig.client(await rig.token(account)) as client:
+        rig.proxy.mode = "drop-reply"
+        starting = asyncio.create_task(client.start("100001V3D", "COD"))
+        await asyncio.sleep(0.7)  # the first attempt reached the SRM; its answer was lost
+        rig.proxy.mode = "pass"
+        sid = await starting
+        (live,) = await rig.store.list_sessions(account)
+        assert str(live.session_id) == sid  # the retry got the same session back

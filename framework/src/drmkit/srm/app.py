@@ -34,6 +34,17 @@ SessionIdPath = Annotated[
     uuid.UUID, Path(alias="sessionId", description="The id returned by session setup.")
 ]
 AccountPath = Annotated[str, Path(min_length=1, max_length=256, description="Account id.")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=r"^[\x21-\x7e]{1,128}$",
+        description=(
+            "Optional; 1-128 visible ASCII characters. A setup repeated with the same key while "
+            "its session is live returns that session instead of taking another slot."
+        ),
+    ),
+]
 Authorization = Annotated[
     str | None, Header(alias="Authorization", description="``Bearer <operator token>``.")
 ]
@@ -129,10 +140,14 @@ def _client_router(service: SrmService) -> APIRouter:
             503: _ERROR,
         },
     )
-    async def setup(body: SetupRequest, client_token: ClientToken = None) -> JSONResponse:
+    async def setup(
+        body: SetupRequest,
+        client_token: ClientToken = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> JSONResponse:
         try:
             admitted = await service.setup(
-                client_token, body.content.contentID, body.content.contentType
+                client_token, body.content.contentID, body.content.contentType, idempotency_key
             )
         except SrmProblem as problem:
             return error_response(problem.code, problem.message)

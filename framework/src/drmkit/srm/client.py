@@ -2,7 +2,8 @@
 
 Behaviour (``docs/srm.md``):
 
-* setup succeeds only if the body holds ``successResponse`` (HTTP 200 alone is not enough);
+* setup succeeds only if the body holds ``successResponse`` (HTTP 200 alone is not enough); it
+  carries an ``Idempotency-Key``, so retrying a setup whose answer was lost is safe;
 * with a ``timeout``, a keep-alive is sent every ``timeout * keepalive_fraction`` (< 1/2) seconds
   on the monotonic clock; without one, none is sent;
 * no response (network error, time-out, 5xx): the same keep-alive is retried with exponential
@@ -223,6 +224,9 @@ class SrmClient:
         return {"Client-Token": self._token}
 
     async def _setup(self, content_id: str, content_type: str) -> _Session:
+        # One idempotency key for all attempts of this setup: if an answer is lost, the retry
+        # gets the same session back instead of taking a second slot.
+        headers = {**self._headers, "Idempotency-Key": uuid.uuid4().hex}
         backoff = self.timing.backoff_initial_s
         last_error: Exception | None = None
         for attempt in range(self.timing.setup_attempts):
@@ -233,7 +237,7 @@ class SrmClient:
                 response = await self._http.post(
                     f"{self._base}/sessions",
                     json={"content": {"contentID": content_id, "contentType": content_type}},
-                    headers=self._headers,
+                    headers=headers,
                     timeout=self.timing.request_timeout_s,
                 )
             except httpx.TransportError as exc:

@@ -113,8 +113,14 @@ class SrmService:
 
     # -- client operations ----------------------------------------------------------------------
 
-    async def setup(self, token: str | None, content_id: str, content_type: str) -> Admitted:
-        """Admit a session or raise the matching ``SrmProblem``."""
+    async def setup(
+        self,
+        token: str | None,
+        content_id: str,
+        content_type: str,
+        idempotency_key: str | None = None,
+    ) -> Admitted:
+        """Admit a session (or replay the one of ``idempotency_key``) or raise ``SrmProblem``."""
         identity = await self.authenticate(token)
         args = (self.plugin_manager, identity.account, identity.device, content_id, content_type)
         try:
@@ -128,7 +134,14 @@ class SrmService:
         if not allowed:
             raise SrmProblem(SrmErrorCode.CONTENT_DENIED)
         result = await self._store_call(
-            self.store.admit(identity, content_id, content_type, self.default_limit, self.timeout_s)
+            self.store.admit(
+                identity,
+                content_id,
+                content_type,
+                self.default_limit,
+                self.timeout_s,
+                idempotency_key,
+            )
         )
         if not isinstance(result, Admitted):
             raise SrmProblem(SrmErrorCode.LIMIT_REACHED)

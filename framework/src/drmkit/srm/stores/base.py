@@ -29,11 +29,16 @@ class Identity:
 
 @dataclass(frozen=True)
 class Admitted:
-    """Admission granted: the new session and its timeout (seconds)."""
+    """Admission granted: the new session and its timeout (seconds).
+
+    ``replayed`` is true when an earlier setup with the same idempotency key had already created
+    this (still live) session; no new slot was taken.
+    """
 
     session_id: uuid.UUID
     timeout_s: int
     live: int
+    replayed: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,7 @@ class SessionStore(abc.ABC):
         content_type: str,
         default_limit: int,
         timeout_s: int,
+        idempotency_key: str | None = None,
     ) -> Admitted | Denied:
         """Admit a new session for ``identity.account`` atomically.
 
@@ -91,6 +97,9 @@ class SessionStore(abc.ABC):
             content_type: its type (e.g. ``COD``, ``LIVE``).
             default_limit: limit of accounts without an own limit.
             timeout_s: keep-alive timeout of the new session.
+            idempotency_key: when a live session of the account was admitted with the same key,
+                return it (``replayed``) instead of admitting another: a retried setup whose
+                answer was lost takes no second slot.
 
         """
 

@@ -35,8 +35,12 @@ _SCHEMA = [
         timeout_s integer NOT NULL,
         created_at timestamptz NOT NULL,
         last_seen timestamptz NOT NULL,
-        expires_at timestamptz NOT NULL
+        expires_at timestamptz NOT NULL,
+        idem_key text
     )""",
+    # Stores created before idempotency keys existed.
+    "ALTER TABLE srm_session ADD COLUMN IF NOT EXISTS idem_key text",
+    "CREATE INDEX IF NOT EXISTS srm_session_acct_idem ON srm_session (account, idem_key)",
     "CREATE INDEX IF NOT EXISTS srm_session_acct_exp ON srm_session (account, expires_at)",
     "CREATE INDEX IF NOT EXISTS srm_session_exp ON srm_session (expires_at)",
     """CREATE TABLE IF NOT EXISTS srm_account (
@@ -71,14 +75,19 @@ purged AS (
 inserted AS (
     INSERT INTO srm_session
         (id, account, device, content_id, content_type, timeout_s,
-         created_at, last_seen, expires_at)
+         created_at, last_seen, expires_at, idem_key)
     SELECT %(id)s, %(account)s, %(device)s, %(content_id)s, %(content_type)s, %(timeout)s,
-           now.t, now.t, now.t + make_interval(secs => %(timeout)s)
+           now.t, now.t, now.t + make_interval(secs => %(timeout)s), %(idem_key)s
     FROM now, live, lim
     WHERE lim.l = 0 OR live.n < lim.l
     RETURNING 1
 )
 SELECT (SELECT n FROM live), (SELECT count(*) FROM inserted)
+"""
+
+_REPLAY = """
+SELECT id, timeout_s FROM srm_session
+WHERE account = %s AND idem_key = %s AND expires_at > statement_timestamp()
 """
 
 _KEEPALIVE = """
@@ -158,6 +167,7 @@ class PostgresStore(SessionStore):
         content_type: str,
         default_limit: int,
         timeout_s: int,
+        idempotency_key: str | None = None,
     ) -> Admitted | Denied:
         """Lock the account, then purge, count and conditionally insert in one statement."""
         session_id = uuid.uuid4()
@@ -169,10 +179,18 @@ class PostgresStore(SessionStore):
             "content_type": content_type,
             "timeout": timeout_s,
             "limit": default_limit,
+            "idem_key": idempotency_key,
         }
         # Pipeline mode: BEGIN, the lock and the admission go out in one round trip.
         async with self._conn() as conn, conn.pipeline(), conn.transaction():
             await conn.execute(_LOCK, (identity.account,))
+            if idempotency_key is not None:
+                cur = await conn.execute(_REPLAY, (identity.account, idempotency_key))
+                prior = await cur.fetchone()
+                if prior is not None:
+                    return Admitted(
+                        session_id=prior[0], timeout_s=int(prior[1]), live=0, replayed=True
+                    )
             cur = await conn.execute(_ADMIT, params)
             row = await cur.fetchone()
         assert row is not None

@@ -39,11 +39,21 @@ local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+local function drop(z, h, sid)
+  redis.call('ZREM', z, sid)
+  local raw = redis.call('HGET', h, sid)
+  if raw then
+    local key = cjson.decode(raw)['x']
+    if key then
+      redis.call('HDEL', h, 'k:' .. key)
+    end
+    redis.call('HDEL', h, sid)
+  end
+end
 local function purge(z, h, now)
   local gone = redis.call('ZRANGEBYSCORE', z, '-inf', now)
-  if #gone > 0 then
-    redis.call('ZREMRANGEBYSCORE', z, '-inf', now)
-    redis.call('HDEL', h, unpack(gone))
+  for _, sid in ipairs(gone) do
+    drop(z, h, sid)
   end
   return #gone
 end
@@ -60,13 +70,22 @@ end
 """
 
 # KEYS: zset, hash, own limit. ARGV: session id, default limit (0 = unlimited), timeout ms,
-# metadata JSON.
+# metadata JSON, idempotency key ('' for none). Returns {1, n} admitted, {0, n} denied, or
+# {2, n, session id, timeout s} when a live session already carries the idempotency key.
 _ADMIT = (
     _PRELUDE
     + """
 local now = now_ms()
 purge(KEYS[1], KEYS[2], now)
 local n = redis.call('ZCARD', KEYS[1])
+local idem = ARGV[5]
+if idem ~= '' then
+  local prior = redis.call('HGET', KEYS[2], 'k:' .. idem)
+  if prior and redis.call('ZSCORE', KEYS[1], prior) then
+    local meta = cjson.decode(redis.call('HGET', KEYS[2], prior))
+    return {2, n, prior, math.floor(tonumber(meta['o']) / 1000)}
+  end
+end
 local own = redis.call('GET', KEYS[3])
 local limit = tonumber(own or ARGV[2])
 if limit > 0 and n >= limit then
@@ -75,6 +94,10 @@ end
 local meta = cjson.decode(ARGV[4])
 meta['c'] = now
 meta['k'] = now
+if idem ~= '' then
+  meta['x'] = idem
+  redis.call('HSET', KEYS[2], 'k:' .. idem, ARGV[1])
+end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(meta))
 backstop(KEYS[1], KEYS[2])
@@ -93,8 +116,7 @@ if not score then
 end
 local raw = redis.call('HGET', KEYS[2], ARGV[1])
 if tonumber(score) <= now or not raw then
-  redis.call('ZREM', KEYS[1], ARGV[1])
-  redis.call('HDEL', KEYS[2], ARGV[1])
+  drop(KEYS[1], KEYS[2], ARGV[1])
   backstop(KEYS[1], KEYS[2])
   return 0
 end
@@ -116,8 +138,7 @@ local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not score then
   return 0
 end
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
+drop(KEYS[1], KEYS[2], ARGV[1])
 backstop(KEYS[1], KEYS[2])
 if tonumber(score) > now then
   return 1
@@ -242,6 +263,7 @@ class RedisStore(SessionStore):
         content_type: str,
         default_limit: int,
         timeout_s: int,
+        idempotency_key: str | None = None,
     ) -> Admitted | Denied:
         """Run the admission script (purge, count, insert below the limit) for the account."""
         self._redis()
@@ -249,13 +271,24 @@ class RedisStore(SessionStore):
         meta = json.dumps(
             {"d": identity.device, "i": content_id, "t": content_type, "o": timeout_s * 1000}
         )
-        admitted, live = await self._call(
+        reply = await self._call(
             self._admit(
                 keys=[*_keys(identity.account), _limit_key(identity.account)],
-                args=[str(session_id), default_limit, timeout_s * 1000, meta],
+                args=[
+                    str(session_id),
+                    default_limit,
+                    timeout_s * 1000,
+                    meta,
+                    idempotency_key or "",
+                ],
             )
         )
-        if int(admitted) == 1:
+        admitted, live = int(reply[0]), int(reply[1])
+        if admitted == 2:
+            return Admitted(
+                session_id=uuid.UUID(reply[2]), timeout_s=int(reply[3]), live=live, replayed=True
+            )
+        if admitted == 1:
             return Admitted(session_id=session_id, timeout_s=timeout_s, live=int(live))
         return Denied(live=int(live))
 

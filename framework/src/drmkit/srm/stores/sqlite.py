@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS srm_session (
     timeout_s INTEGER NOT NULL,
     created_at REAL NOT NULL,
     last_seen REAL NOT NULL,
-    expires_at REAL NOT NULL
+    expires_at REAL NOT NULL,
+    idem_key TEXT
 );
 CREATE INDEX IF NOT EXISTS srm_session_acct_exp ON srm_session (account, expires_at);
 CREATE INDEX IF NOT EXISTS srm_session_exp ON srm_session (expires_at);
@@ -99,6 +100,13 @@ class SqliteStore(SessionStore):
         try:
             for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
                 conn.execute(statement)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(srm_session)")}
+            if "idem_key" not in columns:  # a store created before idempotency keys existed
+                conn.execute("ALTER TABLE srm_session ADD COLUMN idem_key TEXT")
+            conn.execute(
+                "CREATE INDEX IF NOT EXISTS srm_session_acct_idem "
+                "ON srm_session (account, idem_key)"
+            )
             conn.execute("COMMIT")
         except BaseException:
             conn.rollback()
@@ -142,6 +150,7 @@ class SqliteStore(SessionStore):
         content_type: str,
         default_limit: int,
         timeout_s: int,
+        idempotency_key: str | None = None,
     ) -> Admitted | Denied:
         """Reap, count and insert under ``BEGIN IMMEDIATE`` (the write lock is held throughout)."""
         session_id = uuid.uuid4()
@@ -161,11 +170,24 @@ class SqliteStore(SessionStore):
                 (live,) = conn.execute(
                     "SELECT count(*) FROM srm_session WHERE account = ?", (identity.account,)
                 ).fetchone()
+                if idempotency_key is not None:
+                    prior = conn.execute(
+                        "SELECT id, timeout_s FROM srm_session WHERE account = ? AND idem_key = ?",
+                        (identity.account, idempotency_key),
+                    ).fetchone()
+                    if prior is not None:
+                        conn.execute("COMMIT")
+                        return Admitted(
+                            session_id=uuid.UUID(prior[0]),
+                            timeout_s=int(prior[1]),
+                            live=live,
+                            replayed=True,
+                        )
                 if limit > 0 and live >= limit:
                     conn.execute("COMMIT")
                     return Denied(live=live)
                 conn.execute(
-                    "INSERT INTO srm_session VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO srm_session VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         str(session_id),
                         identity.account,
@@ -176,6 +198,7 @@ class SqliteStore(SessionStore):
                         now,
                         now,
                         now + timeout_s,
+                        idempotency_key,
                     ),
                 )
                 conn.execute("COMMIT")
