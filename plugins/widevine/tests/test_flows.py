@@ -178,6 +178,22 @@ async def test_individualization_request_comes_before_the_license_request(
     assert second.message_type is MessageType.LICENSE_REQUEST
 
 
+async def test_failing_construct_leaves_the_session_ready_for_a_retry(
+    media_keys: MediaKeys, refcdm: RefCdmControl
+) -> None:
+    session = await media_keys.create_session()
+    events = session.events()
+    before = refcdm.stats()["sessions"]
+    refcdm.inject("construct", key_system=KEY_SYSTEM, fail_code=1)
+    init_data = make_widevine_pssh([os.urandom(16)])
+    with pytest.raises(FailError):
+        await session.generate_request("cenc", init_data)
+    assert refcdm.stats()["sessions"] == before
+    assert session.state is SessionState.CREATED
+    await session.generate_request("cenc", init_data)
+    assert isinstance(await next_event(events), LicenseRequest)
+
+
 # -- licenses ------------------------------------------------------------------------------------
 
 
