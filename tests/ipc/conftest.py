@@ -67,7 +67,7 @@ def module_server() -> Iterator[ServerProcess]:
         directory / "m",
         plugins=["clearkey"],
         extra_args=["--metrics", f"unix:{directory / 'metrics.sock'}"],
-        env={"DRMKIT_SERVER__MAX_IN_FLIGHT": "16"},
+        env={"DRMKIT_SERVER__MAX_IN_FLIGHT": "16", "DRMKIT_SERVER__MAX_MEDIA_KEYS": "64"},
     )
     try:
         with server:

@@ -127,6 +127,8 @@ class RpcClient:
             while True:
                 payload = await self._socket.read_frame()
                 if payload is None:
+                    if self._socket.error is not None:
+                        reason = f"connection to the session server failed: {self._socket.error}"
                     break
                 self._dispatch(payload)
         except FrameError as exc:

@@ -64,6 +64,11 @@ class FramedSocket:
         return self._closed
 
     @property
+    def error(self) -> BaseException | None:
+        """What broke the connection, when it was not a clean close by the peer."""
+        return self._error
+
+    @property
     def write_buffer_size(self) -> int:
         """Bytes queued for sending (the peer is not reading fast enough)."""
         return self._out_size
@@ -84,6 +89,8 @@ class FramedSocket:
         the caller should drop the connection.
         """
         while True:
+            if self._closed:  # closed here (or the peer vanished while we wrote): stop
+                return None
             frame = self._decoder.next_frame()
             if frame is not None:
                 if (

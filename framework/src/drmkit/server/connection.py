@@ -148,6 +148,7 @@ class ClientConnection:
             except FrameError as exc:
                 self._in_flight.release()
                 self.server.metrics.protocol_errors.labels("frame").inc()
+                log.warning("dropping a connection that sent a bad frame", error=str(exc))
                 self.send(encode_error(None, RpcError(PARSE_ERROR, f"bad frame: {exc}")))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._socket.drain(), 1.0)

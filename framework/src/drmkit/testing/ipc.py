@@ -118,9 +118,13 @@ class ServerProcess:
         process = self.process
         if process is None:
             return None
-        errors = [line for line in self.log().splitlines() if '"level": "error"' in line]
+        errors = [
+            line
+            for line in self.log().splitlines()
+            if '"level": "error"' in line or '"level": "warning"' in line
+        ]
         if errors:
-            print("\n".join(["drmkit serve logged errors:", *errors]), file=sys.stderr)
+            print("\n".join(["drmkit serve logged warnings or errors:", *errors]), file=sys.stderr)
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
             try:
