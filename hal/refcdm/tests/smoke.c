@@ -208,6 +208,30 @@ static void ref_cbcs_encrypt(const uint8_t key[16], const uint8_t iv[16], uint8_
     }
 }
 
+/* cens: CTR keystream over the crypt blocks only (partial crypt groups and tails clear). */
+static void ref_cens(const uint8_t key[16], const uint8_t iv[16], uint8_t* buf,
+                     const SubSampleInfo* sub, int nsub, uint32_t crypt, uint32_t skip) {
+    uint8_t ctr[16], ks[16];
+    memcpy(ctr, iv, 16);
+    uint8_t* p = buf;
+    for (int i = 0; i < nsub; i++) {
+        p += sub[i].clear_bytes;
+        size_t n = sub[i].encrypted_bytes, off = 0;
+        while (n - off >= crypt * 16u) {
+            for (uint32_t b = 0; b < crypt * 16u; b++) {
+                if (b % 16 == 0) {
+                    aes_ecb(key, ctr, ks);
+                    ctr_inc(ctr);
+                }
+                p[off + b] ^= ks[b % 16];
+            }
+            off += crypt * 16u;
+            off += n - off < skip * 16u ? n - off : skip * 16u;
+        }
+        p += sub[i].encrypted_bytes;
+    }
+}
+
 /* ---- tests ----------------------------------------------------------------------------------- */
 
 static const char* KID_HEX = "0123456789abcdef0123456789abcdef";
@@ -317,6 +341,30 @@ static void test_clearkey(void) {
         CHECK(memcmp(work, plain, N) != 0);
         CHECK(opencdm_session_decrypt_v2(s, work, N, &sb, NULL) == ERROR_NONE);
         CHECK(memcmp(work, plain, N) == 0);
+    }
+
+    /* large samples: the batched pattern path (more crypt groups than one gather buffer holds) */
+    {
+        enum { L = 300007 };
+        uint8_t* lp = malloc(L);
+        uint8_t* lw = malloc(L);
+        for (int i = 0; i < L; i++) lp[i] = (uint8_t)(i * 31 + 7);
+        SubSampleInfo ls[3] = {{100, 150000}, {7, 100000}, {0, 49900}};
+        uint32_t lpats[4][2] = {{1, 9}, {2, 3}, {5, 5}, {300, 1}};
+        for (int t = 0; t < 4; t++) {
+            memcpy(lw, lp, L);
+            ref_cbcs_encrypt(key, cbc_iv, lw, ls, 3, lpats[t][0], lpats[t][1]);
+            SampleInfo sb = {AesCbc_Cbcs, {lpats[t][0], lpats[t][1]}, cbc_iv, 16, kid, 16, 3, ls};
+            CHECK(opencdm_session_decrypt_v2(s, lw, L, &sb, NULL) == ERROR_NONE);
+            CHECK(memcmp(lw, lp, L) == 0);
+            memcpy(lw, lp, L);
+            ref_cens(key, iv8, lw, ls, 3, lpats[t][0], lpats[t][1]);
+            SampleInfo sn = {AesCtr_Cens, {lpats[t][0], lpats[t][1]}, iv8, 8, kid, 16, 3, ls};
+            CHECK(opencdm_session_decrypt_v2(s, lw, L, &sn, NULL) == ERROR_NONE);
+            CHECK(memcmp(lw, lp, L) == 0);
+        }
+        free(lp);
+        free(lw);
     }
 
     /* a map that does not add up, odd IV sizes, unknown kid */
