@@ -40,7 +40,7 @@ def test_destruct_waits_for_a_decrypt_in_flight(hal: Hal) -> None:
     worker = threading.Thread(target=decrypt)
     worker.start()
     deadline = time.monotonic() + 5
-    while session._guard._inflight == 0 and time.monotonic() < deadline:
+    while session._guard.calls_in_flight == 0 and time.monotonic() < deadline:
         time.sleep(0.001)  # until the decrypt is inside the (delayed) C call
     time.sleep(0.02)
     started = time.monotonic()

@@ -2,13 +2,18 @@
 
 Every OCDM call on a system or session enters the guard (refused once destruct has begun, and from
 inside a CDM callback); destruct waits until the calls in flight have left, so the C object is
-never freed under a running call. The call path takes one uncontended lock twice and wakes nobody
-unless a destruct is waiting.
+never freed under a running call.
+
+The call path takes no lock: a call first registers itself (``deque.append``, atomic), then reads
+the state; destruct first writes the state, then reads the registrations. Whichever order the two
+interleave in, either destruct sees the call and waits for it, or the call sees the new state and
+backs out. The decrypt fast path pays two deque operations instead of two lock round trips.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import deque
 from enum import Enum
 
 from ._callbacks import callback_state
@@ -35,39 +40,36 @@ class LifetimeGuard:
     __slots__ = ("_done", "_drained", "_inflight", "_lock", "_what", "state")
 
     def __init__(self, what: str, state: State = State.LIVE) -> None:
-        self._lock = threading.Lock()
-        # A CONSTRUCTING object counts its construct call as one call in flight, so a destruct
-        # racing with construct waits for it and then frees what construct produced.
-        self._inflight = 1 if state is State.CONSTRUCTING else 0
+        self._lock = threading.Lock()  # serialises state transitions (not the call path)
+        # One entry per call in flight. A CONSTRUCTING object counts its construct call, so a
+        # destruct racing with construct waits for it and then frees what construct produced.
+        self._inflight: deque[None] = deque([None] if state is State.CONSTRUCTING else [])
         self._drained: threading.Event | None = None  # set while a destruct waits
         self._done = threading.Event()
         self._what = what
         self.state = state
 
+    @property
+    def calls_in_flight(self) -> int:
+        """How many calls are inside the C object right now."""
+        return len(self._inflight)
+
     def enter(self) -> None:
         """Start a call; raise ``HalError`` if the object is being or has been destructed."""
         if callback_state.active:
             raise HalError(f"OCDM call on {self._what} from inside a CDM callback is not allowed")
-        # Explicit acquire/release: measurably cheaper than `with` on the decrypt hot path, and
-        # nothing between them can raise.
-        lock = self._lock
-        lock.acquire()
-        if self.state is _LIVE:
-            self._inflight += 1
-            lock.release()
-            return
-        state = self.state
-        lock.release()
-        raise HalError(f"{self._what} is {state.value}")
+        self._inflight.append(None)  # register first ...
+        state = self.state  # ... then look: see the module docstring
+        if state is not _LIVE:
+            self.leave()
+            raise HalError(f"{self._what} is {state.value}")
 
     def leave(self) -> None:
         """End a call started with ``enter``."""
-        lock = self._lock
-        lock.acquire()
-        self._inflight -= 1
-        if self._inflight == 0 and self._drained is not None:
-            self._drained.set()
-        lock.release()
+        self._inflight.pop()
+        drained = self._drained
+        if drained is not None and not self._inflight:
+            drained.set()
 
     def begin_destruct(self) -> bool:
         """Move to DESTRUCTING once no call is in flight; False if another destruct ran already."""
@@ -78,25 +80,23 @@ class LifetimeGuard:
                 first = False
             else:
                 first = True
-                self.state = _DESTRUCTING
-                drained = None
-                if self._inflight:
-                    drained = self._drained = threading.Event()
+                drained = self._drained = threading.Event()
+                self.state = _DESTRUCTING  # write the state first ...
         if not first:
             self._done.wait()
             return False
-        if drained is not None:
+        if self._inflight:  # ... then look at the calls in flight
             drained.wait()
-            with self._lock:
-                if self.state is _DESTRUCTED:  # the construct we waited for failed
-                    return False
+        with self._lock:
+            self._drained = None
+            if self.state is _DESTRUCTED:  # the construct we waited for failed
+                return False
         return True
 
     def end_destruct(self) -> None:
         """Mark the object destructed and wake concurrent destructors."""
         with self._lock:
             self.state = _DESTRUCTED
-            self._drained = None
         self._done.set()
 
     def constructed(self) -> None:
@@ -104,9 +104,7 @@ class LifetimeGuard:
         with self._lock:
             if self.state is State.CONSTRUCTING:
                 self.state = _LIVE
-            self._inflight -= 1
-            if self._inflight == 0 and self._drained is not None:
-                self._drained.set()
+        self.leave()
 
     def begin_failed_construct(self) -> None:
         """Start undoing a failed construct: callbacks are dropped from now on."""
@@ -117,8 +115,5 @@ class LifetimeGuard:
         """Finish a failed construct: DESTRUCTED, waking any destruct waiting for it."""
         with self._lock:
             self.state = _DESTRUCTED
-            self._inflight -= 1
-            drained, self._drained = self._drained, None
-        if drained is not None:
-            drained.set()
+        self.leave()
         self._done.set()
