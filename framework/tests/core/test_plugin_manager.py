@@ -109,10 +109,19 @@ def test_entry_point_naming_an_object(make_dist: MakeDist) -> None:
     assert manager.key_systems() == ["com.example.obj"]
 
 
-def test_describe_installed_reports_the_start_up_error() -> None:
+def test_describe_installed_reports_the_start_up_error(make_dist: MakeDist) -> None:
+    make_dist(
+        "drmkit-broken",
+        {"broken": "drmkit_broken_plugin"},
+        {"drmkit_broken_plugin": "raise RuntimeError('boom at import')\n"},
+    )
     rows, error = describe_installed(PluginSettings(enabled=["missing"]))
     assert error is not None and "missing" in error
-    assert any(row.name == "clearkey" for row in rows)
+    by_name = {row.name: row for row in rows}
+    # Not enabled, but still listed with the key systems it would serve, or why it cannot.
+    assert [i.key_system for i in by_name["clearkey"].key_systems] == ["org.w3.clearkey"]
+    assert not by_name["clearkey"].enabled
+    assert by_name["broken"].error is not None and "boom at import" in by_name["broken"].error
 
 
 class FakeKeySystem:

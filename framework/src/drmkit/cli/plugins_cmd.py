@@ -25,6 +25,7 @@ def plugin_rows(rows: list[InstalledPlugin]) -> list[dict[str, Any]]:
             "entry_point": row.value,
             "enabled": row.enabled,
             "blocked": row.blocked,
+            "error": row.error,
             "key_systems": [
                 {
                     "key_system": info.key_system,
@@ -54,7 +55,9 @@ def plugins_command(
             table.add_column(column)
         for row in rows:
             state = "blocked" if row.blocked else ("yes" if row.enabled else "no")
-            systems = "\n".join(info.key_system for info in row.key_systems) or "-"
+            systems = "\n".join(info.key_system for info in row.key_systems) or (
+                f"error: {row.error}" if row.error else "-"
+            )
             capabilities = "\n".join(
                 "init data: {init}; sessions: {sessions}; schemes: {schemes}".format(
                     init=",".join(sorted(info.capabilities.init_data_types)),

@@ -220,13 +220,29 @@ def build_plugin_manager(
     return DrmPluginManager(settings, registry)
 
 
+def probe_key_systems(entry_point: PluginEntryPoint) -> tuple[list[KeySystemInfo], str | None]:
+    """Load one plugin on its own and return its declared key systems, or the error."""
+    try:
+        probe = DrmPluginManager(PluginSettings(enabled=[]), CollectorRegistry())
+        probe.add_key_system_plugin(entry_point.load(), entry_point.name)
+    except ConfigurationError as exc:
+        return [], str(exc)
+    return probe.key_system_infos(), None
+
+
 def describe_installed(
     settings: PluginSettings, registry: CollectorRegistry | None = None
 ) -> tuple[list[InstalledPlugin], str | None]:
-    """List installed plugins even when loading fails; the second item is the start-up error."""
+    """List installed plugins even when loading fails; the second item is the start-up error.
+
+    Plugins that are installed but not enabled are loaded on their own to show their key
+    systems; one that fails carries its error in ``InstalledPlugin.error``.
+    """
+    error: str | None = None
     try:
-        return DrmPluginManager(settings, registry).installed(), None
+        rows = DrmPluginManager(settings, registry).installed()
     except ConfigurationError as exc:
+        error = str(exc)
         rows = [
             InstalledPlugin(
                 name=ep.name,
@@ -238,7 +254,13 @@ def describe_installed(
             )
             for ep in installed_entry_points().values()
         ]
-        return sorted(rows, key=lambda row: row.name), str(exc)
+    entry_points = installed_entry_points()
+    for row in rows:
+        entry_point = entry_points.get(row.name)
+        if row.key_systems or row.blocked or entry_point is None:
+            continue
+        row.key_systems, row.error = probe_key_systems(entry_point)
+    return sorted(rows, key=lambda row: row.name), error
 
 
 def all_plugins(manager: DrmPluginManager) -> Iterable[tuple[str, object]]:
