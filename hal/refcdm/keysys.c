@@ -184,10 +184,18 @@ static void clearkey_request(struct OpenCDMSession* s, const char* type, int rel
             rc_sb_raw(&sb, e);
             rc_sb_raw(&sb, "\"");
         }
-    } else {
+    } else if (s->init->nkids) {
         for (unsigned i = 0; i < s->init->nkids; i++) {
             char e[48];
             rc_b64_encode(init_kid(s, i)->b, init_kid(s, i)->len, e, sizeof e, !ocdm, 0);
+            rc_sb_raw(&sb, n++ ? ",\"" : "\"");
+            rc_sb_raw(&sb, e);
+            rc_sb_raw(&sb, "\"");
+        }
+    } else { /* a loaded session (no init data): the kids it holds */
+        for (unsigned i = 0; i < s->nkeys; i++) {
+            char e[48];
+            rc_b64_encode(s->keys[i].kid.b, s->keys[i].kid.len, e, sizeof e, !ocdm, 0);
             rc_sb_raw(&sb, n++ ? ",\"" : "\"");
             rc_sb_raw(&sb, e);
             rc_sb_raw(&sb, "\"");
@@ -282,8 +290,26 @@ static char* playready_challenge(struct OpenCDMSession* s, const char* type, int
     }
     rc_sb_raw(&sb, "</DATA></WRMHEADER></ContentHeader>");
     if (s->cdm_data_len) {
-        rc_sb_raw(&sb, "<CustomData>");
-        rc_sb_xml(&sb, (const char*)s->cdm_data, s->cdm_data_len);
+        /* Text custom data is embedded escaped; anything with control bytes as base64. */
+        int text = 1;
+        for (size_t i = 0; i < s->cdm_data_len; i++) {
+            uint8_t ch = s->cdm_data[i];
+            if ((ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') || ch == 0x7f) text = 0;
+        }
+        if (text) {
+            rc_sb_raw(&sb, "<CustomData>");
+            rc_sb_xml(&sb, (const char*)s->cdm_data, s->cdm_data_len);
+        } else {
+            char* enc = malloc(s->cdm_data_len / 3 * 4 + 8);
+            if (!enc) {
+                free(b);
+                return NULL;
+            }
+            rc_b64_encode(s->cdm_data, s->cdm_data_len, enc, s->cdm_data_len / 3 * 4 + 8, 0, 1);
+            rc_sb_raw(&sb, "<CustomData Encoding=\"base64\">");
+            rc_sb_raw(&sb, enc);
+            free(enc);
+        }
         rc_sb_raw(&sb, "</CustomData>");
     }
     rc_sb_fmt(&sb, "<LicenseNonce>%s</LicenseNonce>", nonce64);
