@@ -113,16 +113,28 @@ def routing_overhead(
     return best_routed, best_direct
 
 
-async def contains_key_p99(sessions: list[Any], kids: list[bytes], calls: int) -> float:
-    """p99 seconds of ``await session.contains_key`` over sessions picked round-robin."""
-    latencies = []
+async def contains_key_latency(
+    sessions: list[Any], kids: list[bytes], calls: int
+) -> tuple[float, float]:
+    """(p50, p99) seconds of ``await session.contains_key`` over sessions picked round-robin.
+
+    Three rounds after a full collection; the median round is reported, so that one burst of
+    another process on a shared machine does not decide the result.
+    """
+    rounds = []
     n = len(sessions)
-    for i in range(calls):
-        index = (i * 7919) % n
-        start = time.perf_counter()
-        await sessions[index].contains_key(kids[index])
-        latencies.append(time.perf_counter() - start)
-    return statistics.quantiles(latencies, n=100)[98]
+    for _ in range(3):
+        gc.collect()
+        latencies = []
+        for i in range(calls):
+            index = (i * 7919) % n
+            start = time.perf_counter()
+            await sessions[index].contains_key(kids[index])
+            latencies.append(time.perf_counter() - start)
+        cuts = statistics.quantiles(latencies, n=100)
+        rounds.append((cuts[98], cuts[49]))
+    p99, p50 = sorted(rounds)[1]
+    return p50, p99
 
 
 def cdm_has_key_id_p99(sessions: list[Any], kids: list[bytes], calls: int) -> float:
@@ -195,7 +207,7 @@ async def main(total_sessions: int, cycle_seconds: float) -> None:
 
     print(f"== 3. scaling to {total_sessions} open sessions")
     small, small_kids = await open_licensed(media_keys, helper, 10)
-    p99_small = await contains_key_p99(small, small_kids, 3000)
+    p50_small, p99_small = await contains_key_latency(small, small_kids, 2000)
     cdm_small = cdm_has_key_id_p99(small, small_kids, 3000)
     gc.collect()
     before_rss = rss_kib()
@@ -208,7 +220,7 @@ async def main(total_sessions: int, cycle_seconds: float) -> None:
     cdm = hal.test_control({"op": "stats"})
     sessions = small + big
     kids = small_kids + big_kids
-    p99_big = await contains_key_p99(sessions, kids, 3000)
+    p50_big, p99_big = await contains_key_latency(sessions, kids, 2000)
     cdm_big = cdm_has_key_id_p99(sessions, kids, 3000)
     per_session = rss_bytes / len(big)
     n = len(sessions)
@@ -216,8 +228,10 @@ async def main(total_sessions: int, cycle_seconds: float) -> None:
         f"   opened {len(big)} licensed sessions in {opened_in:.1f} s"
         f" (CDM sessions {before_cdm['sessions']} -> {cdm['sessions']})"
     )
-    print(f"   contains_key p99, 10 sessions     : {p99_small * 1e6:8.1f} us")
-    print(f"   contains_key p99, {n} sessions  : {p99_big * 1e6:8.1f} us")
+    for label, p50, p99 in (("10", p50_small, p99_small), (str(n), p50_big, p99_big)):
+        print(
+            f"   contains_key p50/p99, {label:>5} sessions: {p50 * 1e6:7.1f} / {p99 * 1e6:7.1f} us"
+        )
     print(f"   ratio p99 {n}/10 = {p99_big / p99_small:.2f} (target <= 1.5)")
     print(
         f"   of which the CDM's own has_key_id p99: {cdm_small * 1e6:.1f} us -> "
@@ -235,6 +249,6 @@ async def main(total_sessions: int, cycle_seconds: float) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=10000)
-    parser.add_argument("--cycle-seconds", type=float, default=4.0)
+    parser.add_argument("--cycle-seconds", type=float, default=3.0)
     arguments = parser.parse_args()
     asyncio.run(main(arguments.sessions, arguments.cycle_seconds))
