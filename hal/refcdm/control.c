@@ -122,9 +122,9 @@ static void effective_store_dir(char* out, size_t cap) {
     pthread_mutex_unlock(&g_cfg_mu);
 }
 
-int rc_store_dir(char* out, size_t cap) {
+int rc_store_dir(char* out, size_t cap, int create) {
     effective_store_dir(out, cap);
-    return mkdirs(out);
+    return create ? mkdirs(out) : 0;
 }
 
 /* ---- fork safety: the leaf locks of this file are held across fork() ---------------------- */

@@ -279,8 +279,9 @@ enum {
     Q_UNKNOWN_KID_INTERNAL_ERROR = 5
 };
 int rc_quirk(unsigned q);
-/* Store directory (created on demand, 0700). 0 or -1. */
-int rc_store_dir(char* out, size_t cap);
+/* Store directory; with `create`, created (0700) if missing. 0 or -1. Readers do not create it,
+ * so temporary sessions never touch the file system. */
+int rc_store_dir(char* out, size_t cap, int create);
 /* Applies injected faults for an operation: sleeps, may post an error callback to `s`.
  * Returns 0 to proceed or the OpenCDMError to return. */
 uint32_t rc_inject(rc_ks ks, const char* op, struct OpenCDMSession* s);

@@ -18,11 +18,11 @@
 
 #define MAX_RECORD 65536
 
-static int record_path(rc_ks ks, const char* id, char* out, size_t cap) {
+static int record_path(rc_ks ks, const char* id, char* out, size_t cap, int create) {
     char dir[1024], hid[2 * RC_MAX_ID + 1];
     size_t l = strlen(id);
     if (l == 0 || l > RC_MAX_ID) return -1;
-    if (rc_store_dir(dir, sizeof dir)) return -1;
+    if (rc_store_dir(dir, sizeof dir, create)) return -1;
     rc_hex((const uint8_t*)id, l, hid); /* ids may contain '/' (base64): never a raw path */
     int w = snprintf(out, cap, "%s/%s-%s.json", dir, rc_ks_name(ks), hid);
     return w < 0 || (size_t)w >= cap ? -1 : 0;
@@ -43,7 +43,7 @@ static int write_all(int fd, const char* p, size_t n) {
 
 int rc_record_save(const struct OpenCDMSession* s) {
     char path[1200], tmp[1300];
-    if (record_path(s->ks, s->id, path, sizeof path)) return -1;
+    if (record_path(s->ks, s->id, path, sizeof path, 1)) return -1;
     size_t cap = 256 + (size_t)s->nkeys * 100;
     char* buf = malloc(cap);
     if (!buf) return -1;
@@ -82,7 +82,7 @@ int rc_record_save(const struct OpenCDMSession* s) {
 int rc_record_exists(rc_ks ks, const char* id) {
     char path[1200];
     struct stat st;
-    if (record_path(ks, id, path, sizeof path)) return 0;
+    if (record_path(ks, id, path, sizeof path, 0)) return 0;
     return stat(path, &st) == 0;
 }
 
@@ -110,7 +110,7 @@ static long read_file(const char* path, char* buf, size_t cap) {
 
 int rc_record_load(struct OpenCDMSession* s) {
     char path[1200];
-    if (record_path(s->ks, s->id, path, sizeof path)) return -1;
+    if (record_path(s->ks, s->id, path, sizeof path, 0)) return -1;
     char* buf = malloc(MAX_RECORD);
     if (!buf) return -2;
     long n = read_file(path, buf, MAX_RECORD);
@@ -165,7 +165,7 @@ int rc_record_load(struct OpenCDMSession* s) {
 
 int rc_record_delete(rc_ks ks, const char* id) {
     char path[1200];
-    if (record_path(ks, id, path, sizeof path)) return -1;
+    if (record_path(ks, id, path, sizeof path, 0)) return -1;
     return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
 }
 
@@ -185,16 +185,16 @@ __attribute__((constructor)) static void store_load(void) {
     pthread_atfork(store_prepare, store_after, store_after);
 }
 
-static int drmstore_path(char* out, size_t cap) {
+static int drmstore_path(char* out, size_t cap, int create) {
     char dir[1024];
-    if (rc_store_dir(dir, sizeof dir)) return -1;
+    if (rc_store_dir(dir, sizeof dir, create)) return -1;
     int w = snprintf(out, cap, "%s/playready-drmstore", dir);
     return w < 0 || (size_t)w >= cap ? -1 : 0;
 }
 
 int rc_drmstore_append(const char* line) {
     char path[1100];
-    if (drmstore_path(path, sizeof path)) return -1;
+    if (drmstore_path(path, sizeof path, 1)) return -1;
     pthread_mutex_lock(&g_drmstore_mu);
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     int rc = -1;
@@ -208,7 +208,7 @@ int rc_drmstore_append(const char* line) {
 
 int rc_drmstore_hash(uint8_t out[32]) {
     char path[1100];
-    if (drmstore_path(path, sizeof path)) return -1;
+    if (drmstore_path(path, sizeof path, 0)) return -1;
     pthread_mutex_lock(&g_drmstore_mu);
     int rc = -1;
     EVP_MD_CTX* md = EVP_MD_CTX_new();
@@ -236,7 +236,7 @@ int rc_drmstore_hash(uint8_t out[32]) {
 
 int rc_drmstore_delete(void) {
     char path[1100];
-    if (drmstore_path(path, sizeof path)) return -1;
+    if (drmstore_path(path, sizeof path, 0)) return -1;
     pthread_mutex_lock(&g_drmstore_mu);
     int rc = unlink(path) == 0 || errno == ENOENT ? 0 : -1;
     pthread_mutex_unlock(&g_drmstore_mu);
