@@ -56,3 +56,30 @@ async def test_vector_through_the_session_server(
         del view
     check_against_oracle(buf, media, vector.oracle())
     assert await shm_bytes(module_server) - before == total  # all of it through shared memory
+
+
+async def test_sample_buffer_is_decrypted_in_place(
+    module_server: ServerProcess, license_helper: LicenseHelper
+) -> None:
+    import os
+
+    from drmkit.errors import BufferTooSmallError
+    from drmkit.testing.cenc import encrypt_sample
+
+    async with await MediaKeysClient.connect(module_server.socket_path) as client:
+        media_keys = await client.create_media_keys("org.w3.clearkey")
+        licensed = await license_session(media_keys, license_helper)
+        kid, key = next(iter(licensed.keys.items()))
+        plain = os.urandom(100_000)
+        iv = os.urandom(16)
+        subsamples = (Subsample(1000, 99_000),)
+        before = await shm_bytes(module_server)
+        async with client.sample_buffer(len(plain)) as buffer:
+            buffer[:] = encrypt_sample(plain, key, iv, CipherMode.CENC, subsamples)
+            params = DecryptParams(CipherMode.CENC, kid, iv, subsamples)
+            await licensed.session.decrypt(buffer, params)
+            assert bytes(buffer) == plain
+        assert await shm_bytes(module_server) - before == len(plain)
+        with pytest.raises(BufferTooSmallError):
+            async with client.sample_buffer(64 * 1024 * 1024):
+                pass

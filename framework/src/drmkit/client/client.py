@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +207,24 @@ class MediaKeysClient:
         finally:
             await control.close()
         await self._call("get_state", {})  # the notification was sent before this reply
+
+    @contextlib.asynccontextmanager
+    async def sample_buffer(self, size: int) -> AsyncIterator[memoryview]:
+        """Lend ``size`` bytes of the connection's shared memory for one sample.
+
+        Write the encrypted sample into the yielded view and decrypt that view: the server
+        decrypts it in place and nothing is copied. Raises ``BufferTooSmallError`` when the
+        sample does not fit the region (use an ordinary buffer then).
+        """
+        memory = await self._shared_memory(size)
+        if memory is None or size > memory.size:
+            raise BufferTooSmallError(f"no shared memory for a {size}-byte sample")
+        async with memory.allocate(size) as offset:
+            view = memory.region.view(offset, size)
+            try:
+                yield view
+            finally:
+                view.release()
 
     # -- plumbing for RemoteMediaKeys / RemoteKeySession -------------------------------------
 

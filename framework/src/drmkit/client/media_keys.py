@@ -199,6 +199,11 @@ class RemoteMediaKeys:
             result = await self._call("decrypt", {**base, "data": b64encode(view)})
             view[:] = base64.b64decode(result["data"])
             return
+        in_place = memory.region.offset_of(view)
+        if in_place is not None:  # a sample buffer of the region: no copy at all
+            shm = {"offset": in_place, "length": length}
+            await self._call("decrypt", {**base, "shm": shm})
+            return
         async with memory.allocate(length) as offset:
             shared = memory.region.view(offset, length)
             try:

@@ -9,6 +9,7 @@ to the client with ``SCM_RIGHTS``; both sides ``mmap`` it shared.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
 import mmap
 import os
@@ -26,6 +27,7 @@ class SharedRegion:
         self.size = size
         self._map: mmap.mmap | None = mapping
         self._view: memoryview | None = memoryview(mapping)
+        self._base = _address_of(self._view)
 
     @classmethod
     def create(cls, size: int, name: str = "drmkit-samples") -> SharedRegion:
@@ -75,6 +77,15 @@ class SharedRegion:
             )
         return self._view[offset : offset + length]
 
+    def offset_of(self, view: memoryview) -> int | None:
+        """Return where ``view`` starts in this region, ``None`` if it is not a view of it."""
+        if self._map is None or view.obj is not self._map or view.readonly:
+            return None
+        if not view.c_contiguous or view.nbytes == 0:
+            return None
+        offset = _address_of(view) - self._base
+        return offset if 0 <= offset and offset + view.nbytes <= self.size else None
+
     def try_close(self) -> bool:
         """Unmap and close; ``False`` (nothing done) while views of it are still in use.
 
@@ -96,3 +107,12 @@ class SharedRegion:
         with contextlib.suppress(OSError):
             os.close(self.fd)
         return True
+
+
+def _address_of(view: memoryview) -> int:
+    """Return the address of a writable view's first byte (the ctypes export ends at once)."""
+    anchor = ctypes.c_char.from_buffer(view)
+    try:
+        return ctypes.addressof(anchor)
+    finally:
+        del anchor
