@@ -78,7 +78,9 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 async def store(store_url: str) -> AsyncIterator[SessionStore]:
-    opened = open_store(store_url, pool_size=20)
+    # Generous time-outs: a loaded CI machine must not turn slow answers into 503s here (the
+    # outage tests set their own short ones).
+    opened = open_store(store_url, pool_size=20, timeout_s=20)
     await opened.open()
     yield opened
     await opened.close()
@@ -127,7 +129,7 @@ async def make_api(
     plugin_manager: Any = None,
     verifier: Any = None,
     sweep_interval_s: float = 60.0,
-    store_timeout_s: float = 5.0,
+    store_timeout_s: float = 20.0,
 ) -> AsyncIterator[Api]:
     service = SrmService(
         store,
