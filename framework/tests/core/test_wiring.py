@@ -162,3 +162,40 @@ def test_plugins_command_table_and_start_up_error(monkeypatch: pytest.MonkeyPatc
     result = CliRunner().invoke(app, ["plugins", "--json"])
     assert result.exit_code == 1
     assert "'nagra'" in json.loads(result.stdout)["error"]
+
+
+class SelectingClearKey(ClearKeyPlugin):
+    """Clear Key with a key selection that records calls; the first one fails (a fault)."""
+
+    calls: list[bytes] = []
+
+    def drm_select_key_id(self, session: SessionContext, key_id: bytes) -> None:
+        SelectingClearKey.calls.append(key_id)
+        if len(SelectingClearKey.calls) == 1:
+            raise FailError("injected select failure")
+
+
+async def test_select_key_id_skips_the_selected_key_and_remembers_only_success(
+    drmkit_settings: Settings, drmkit_hal: Hal
+) -> None:
+    """Rialto ``SelectKeyId``: DoNotSetTheSameKeyTwice, SaveKeyAfterSuccessfulOperationOnly."""
+    settings = drmkit_settings.model_copy(
+        update={"plugins": drmkit_settings.plugins.model_copy(update={"enabled": []})}
+    )
+    container = build_container(settings)
+    container.hal.override(providers.Object(drmkit_hal))
+    container.plugin_manager().add_key_system_plugin(SelectingClearKey(), "selecting")
+    factory = container.media_keys_factory()
+    media_keys = await factory.create_media_keys(CLEARKEY)
+    helper = container.plugin_manager().license_helper(CLEARKEY)
+    licensed = await license_session(media_keys, helper, new_keys(2))
+    first, second = list(licensed.keys)
+    session = licensed.session
+    with pytest.raises(FailError):
+        await session.select_key_id(first)
+    await session.select_key_id(first)  # not remembered after the failure: called again
+    await session.select_key_id(first)  # already selected: skipped
+    await session.select_key_id(second)
+    assert SelectingClearKey.calls == [first, first, second]
+    await factory.destroy_all()
+    container.shutdown_resources()
