@@ -158,3 +158,31 @@ async def test_keepalive_racing_an_admission_never_exceeds_the_limit(store: Sess
         # Exactly one of them wins: never both (over the limit), never neither.
         assert kept != isinstance(admission, Admitted), (kept, admission)
         assert await store.count_live(me.account) == 1
+
+
+@pytest.mark.parametrize("kind", ["redis", "postgres"])
+async def test_shared_stores_ignore_the_nodes_clock(
+    kind: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis and PostgreSQL use the server's clock: a node an hour off changes nothing."""
+    from datetime import UTC, datetime
+
+    from drmkit.srm.stores import open_store
+
+    server = request.getfixturevalue(f"{kind}_server")
+    real_now = time.time()
+    monkeypatch.setattr(time, "time", lambda: real_now + 3600.0)
+    store = open_store(server.url, timeout_s=20)
+    await store.open()
+    try:
+        me = Identity(new_account(), "tv")
+        admitted = await store.admit(me, "c", "COD", 1, 2)
+        assert isinstance(admitted, Admitted)
+        assert await store.count_live(me.account) == 1
+        assert await store.keepalive(me.account, admitted.session_id)
+        (record,) = await store.list_sessions(me.account)
+        server_offset = record.created_at - datetime.fromtimestamp(real_now, UTC)
+        assert abs(server_offset.total_seconds()) < 60
+        assert isinstance(await store.admit(me, "c", "COD", 1, 2), Denied)
+    finally:
+        await store.close()
