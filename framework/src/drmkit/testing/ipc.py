@@ -118,6 +118,8 @@ class ServerProcess:
         process = self.process
         if process is None:
             return None
+        if process.poll() not in (None, 0):
+            print(f"drmkit serve had exited with {process.returncode}", file=sys.stderr)
         errors = [
             line
             for line in self.log().splitlines()
