@@ -9,6 +9,7 @@ refcdm="$here/../refcdm"
 make -s -C "$refcdm" fuzz
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+export DRMKIT_REFCDM_STORE_DIR="$work/store" # persistence of the harnesses stays in the sandbox
 status=0
 for bin in "$refcdm"/build/fuzz_*; do
     name=$(basename "$bin")
