@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
 import pytest
+from drmkit.testing.ipc import ServerProcess
 
 
 @pytest.fixture
@@ -16,14 +23,6 @@ def drmkit_transport() -> str:
     """Always through the client and a real session server process."""
     return "ipc"
 
-
-import shutil  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-from collections.abc import Callable, Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from drmkit.testing.ipc import ServerProcess  # noqa: E402
 
 # Shared helpers of the media tests (vectors, oracles).
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "framework" / "tests" / "media"))

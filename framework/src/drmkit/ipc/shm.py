@@ -84,7 +84,7 @@ class SharedRegion:
         if not view.c_contiguous or view.nbytes == 0:
             return None
         offset = _address_of(view) - self._base
-        return offset if 0 <= offset and offset + view.nbytes <= self.size else None
+        return offset if offset >= 0 and offset + view.nbytes <= self.size else None
 
     def try_close(self) -> bool:
         """Unmap and close; ``False`` (nothing done) while views of it are still in use.
