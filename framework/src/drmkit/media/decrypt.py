@@ -233,6 +233,28 @@ async def _drain(
         raise
 
 
+async def decrypt_shared(
+    sessions: Sequence[KeySession],
+    buffer: bytearray,
+    samples: Sequence[Sample],
+    keys: Mapping[bytes, bytes],
+    progress: ProgressCallback | None = None,
+) -> None:
+    """Decrypt ``samples`` in place, shared out round-robin over ``sessions`` (all licensed).
+
+    The first failure cancels the other sessions' work and is raised as is.
+    """
+    count = len(sessions)
+    try:
+        async with asyncio.TaskGroup() as group:
+            for i, session in enumerate(sessions):
+                group.create_task(
+                    decrypt_samples(session, buffer, samples[i::count], keys, progress)
+                )
+    except BaseExceptionGroup as failures:
+        raise failures.exceptions[0] from None
+
+
 @contextlib.contextmanager
 def atomic_output(path: Path) -> Iterator[Any]:
     """Open a temporary file beside ``path``; rename it over ``path`` only on success."""
@@ -281,18 +303,14 @@ async def decrypt_to_file(
     samples = protected_in_file_order(media)
     advance = progress(summary.protected_bytes) if progress is not None else None
     if samples:
-        count = min(sessions, len(samples))
         media_keys = await factory.create_media_keys(CLEARKEY)
         try:
-            opened = [await license_session(media_keys, keys) for _ in range(count)]
-            async with asyncio.TaskGroup() as group:
-                for i, session in enumerate(opened):
-                    share = samples[i::count]
-                    group.create_task(decrypt_samples(session, source.buffer, share, keys, advance))
+            opened = [
+                await license_session(media_keys, keys) for _ in range(min(sessions, len(samples)))
+            ]
+            await decrypt_shared(opened, source.buffer, samples, keys, advance)
             for session in opened:
                 await session.close()
-        except BaseExceptionGroup as group_error:
-            raise group_error.exceptions[0] from None
         finally:
             await media_keys.destroy()
     writer = ClearWriter(source.buffer, media)
