@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "refcdm.h"
 
@@ -29,7 +30,7 @@ static unsigned q_pending;
 static pthread_cond_t q_cond = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t done_cond = PTHREAD_COND_INITIALIZER;
 static pthread_t g_worker;
-static int g_running, g_stopping;
+static int g_running, g_stopping, g_exited;
 static pthread_mutex_t g_stop_mu = PTHREAD_MUTEX_INITIALIZER;
 static _Thread_local int tl_worker;
 
@@ -91,6 +92,8 @@ static void* worker_main(void* arg) {
         rc_session_release(s);
         pthread_mutex_lock(&g_lock);
     }
+    g_exited = 1;
+    pthread_cond_broadcast(&done_cond);
     pthread_mutex_unlock(&g_lock);
     return NULL;
 }
@@ -103,6 +106,7 @@ static int ensure_worker_locked(void) {
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
+    g_exited = 0;
     int rc = pthread_create(&g_worker, NULL, worker_main, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc) return -1;
@@ -275,7 +279,32 @@ __attribute__((constructor)) static void rc_load(void) {
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
-/* The library may be dlclose()d: never leave a thread running unmapped code. */
+/* Process exit or dlclose(): stop the worker. If it is stuck inside a client callback (e.g. an
+ * interpreter that no longer runs other threads during its own shutdown), give up after a bound
+ * instead of hanging the exit. */
 __attribute__((destructor)) static void rc_unload(void) {
-    rc_worker_stop();
+    if (tl_worker) return;
+    pthread_mutex_lock(&g_lock);
+    if (!g_running) {
+        pthread_mutex_unlock(&g_lock);
+        return;
+    }
+    g_stopping = 1;
+    pthread_cond_broadcast(&q_cond);
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 2;
+    int timed_out = 0;
+    while (!g_exited && !timed_out)
+        timed_out = pthread_cond_timedwait(&done_cond, &g_lock, &deadline) != 0;
+    int exited = g_exited;
+    pthread_t t = g_worker;
+    pthread_mutex_unlock(&g_lock);
+    if (exited) {
+        pthread_join(t, NULL);
+        pthread_mutex_lock(&g_lock);
+        g_running = 0;
+        g_stopping = 0;
+        pthread_mutex_unlock(&g_lock);
+    }
 }
