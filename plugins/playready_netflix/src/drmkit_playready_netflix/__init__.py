@@ -1,0 +1,1 @@
+"""drmkit key-system plugin for PlayReady and Netflix PlayReady (with the Netflix DPI facade)."""

@@ -1,0 +1,33 @@
+"""Fixtures of the PlayReady/Netflix plugin's tests: the conformance kit's, aimed at Netflix."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+NETFLIX = "com.netflix.playready"
+PLAYREADY = "com.microsoft.playready"
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+def drmkit_key_system() -> str:
+    """Netflix unless a module overrides it, whatever ``--drmkit-keysystem`` says."""
+    return NETFLIX
+
+
+@pytest.fixture(scope="session")
+def drmkit_plugins() -> list[str]:
+    """This plugin, and Clear Key to show that other key systems never reach ext calls."""
+    return ["clearkey", "playready_netflix"]
+
+
+@pytest.fixture(scope="session")
+def vectors_dir() -> Path:
+    """The shared test vectors (``../shared/vectors`` next to the repository; env override)."""
+    path = Path(os.environ.get("DRMKIT_VECTORS_DIR") or REPO_ROOT.parent / "shared" / "vectors")
+    if not path.is_dir():
+        pytest.skip(f"test vectors not found at {path} (set DRMKIT_VECTORS_DIR)")
+    return path
