@@ -249,3 +249,30 @@ def test_sync_facade_full_flow(module_server: ServerProcess, license_helper: Lic
             media_keys.contains_key(10**9, kid)
         session.close()
         session.release()
+
+
+async def test_disconnect_mid_decrypt_keeps_the_server_whole(
+    module_server: ServerProcess, license_helper: LicenseHelper
+) -> None:
+    baseline = await wait_idle(module_server)
+    client = await MediaKeysClient.connect(module_server.socket_path)
+    licensed = await license_session(await client.create_media_keys(CLEARKEY), license_helper)
+    await decrypt_roundtrip(licensed)  # maps the shared memory
+    module_server.control(
+        "test_control",
+        {"command": {"op": "inject", "operation": "decrypt", "delay_ms": 600, "count": 1}},
+    )
+    kid, key = next(iter(licensed.keys.items()))
+    iv = os.urandom(16)
+    sample = bytearray(encrypt_sample(os.urandom(500_000), key, iv, CipherMode.CENC))
+    decrypting = asyncio.create_task(
+        licensed.session.decrypt(sample, DecryptParams(CipherMode.CENC, kid, iv))
+    )
+    await asyncio.sleep(0.2)  # the CDM is writing into the shared memory now
+    await client.close()
+    with pytest.raises(ServerUnavailableError):
+        await decrypting
+    after = await wait_idle(module_server)
+    for counter in ("media_keys", "key_sessions", "cdm", "open_fds", "shared_memory_regions"):
+        assert after[counter] == baseline[counter], counter
+    assert after["pid"] == baseline["pid"]  # the same process: it did not crash
