@@ -166,8 +166,11 @@ def _read_listening_url(process: subprocess.Popen[str], timeout_s: float = 30) -
         if not line:
             break
         seen.append(line)
-        record = json.loads(line)
-        if record.get("event") == "license server listening":
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # e.g. a warning printed by a library at import time
+        if isinstance(record, dict) and record.get("event") == "license server listening":
             return str(record["url"])
     raise AssertionError(f"the license server did not report its URL: {''.join(seen)}")
 
