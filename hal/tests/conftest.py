@@ -38,6 +38,17 @@ def library_path(request: pytest.FixtureRequest) -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _restore_reference_cdm_configuration(library_path: Path) -> Iterator[None]:
+    # The reference CDM's configuration (store_dir, challenge format) is process-wide and these
+    # tests change it: give later tests in the same process what they had.
+    with Hal.open(HalConfig(library_path=library_path)) as hal:
+        before = hal.configure({})
+    yield
+    with Hal.open(HalConfig(library_path=library_path)) as hal:
+        hal.configure(before)
+
+
 @pytest.fixture(scope="session")
 def vectors_dir() -> Path:
     return Path(os.environ.get("DRMKIT_VECTORS_DIR") or REPO_ROOT.parent / "shared" / "vectors")
@@ -65,6 +76,12 @@ def hal(library_path: Path, store_dir: Path) -> Iterator[Hal]:
         if not opened.closed:
             opened.test_control({"op": "reset"})
             opened.close()
+
+
+@pytest.fixture
+def baseline(hal: Hal) -> dict[str, object]:
+    """The CDM's live objects before the test (other HALs in the process may hold some)."""
+    return hal.test_control({"op": "stats"})
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import atexit
 import json
 import logging
 import threading
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,13 +68,18 @@ class HalConfig:
             object.__setattr__(self, "store_dir", Path(self.store_dir))
 
 
-_open_hals: weakref.WeakSet[Hal] = weakref.WeakSet()
+# Strong references: an open Hal must outlive every callback its CDM may still deliver (the
+# callbacks' userData handles hang off its sessions), so an unclosed Hal lives until exit.
+_open_hals: set[Hal] = set()
+_open_hals_lock = threading.Lock()
 
 
 @atexit.register
 def _close_open_hals() -> None:
     # CDM threads calling back into a finalising interpreter crash it: shut CDMs down first.
-    for hal in list(_open_hals):
+    with _open_hals_lock:
+        hals = list(_open_hals)
+    for hal in hals:
         try:
             hal.close()
         except Exception:  # pragma: no cover - best effort at exit
@@ -113,7 +117,8 @@ class Hal:
         hal = cls(config, library)
         with library.lock:
             library.users += 1
-        _open_hals.add(hal)
+        with _open_hals_lock:
+            _open_hals.add(hal)
         try:
             if config.store_dir is not None:
                 if library.is_reference:
@@ -175,7 +180,8 @@ class Hal:
             systems = list(self._systems.values())
         for system in systems:
             system.destruct()
-        _open_hals.discard(self)
+        with _open_hals_lock:
+            _open_hals.discard(self)
         library = self._library
         with library.lock:
             library.users -= 1
