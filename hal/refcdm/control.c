@@ -64,7 +64,7 @@ int rc_cfg_ocdm_challenge(void) {
 static const char* const QUIRK_NAMES[] = {
     "inverted_load", "inverted_remove", "create_system_extended_invalid_arg",
     "empty_session_id_on_failure", "clearkey_silent_license_errors", "unknown_kid_internal_error",
-    NULL};
+    "empty_challenge_on_failure", NULL};
 static atomic_uint g_quirks;
 
 int rc_quirk(unsigned q) {
@@ -379,6 +379,24 @@ static uint32_t cmd_renewal(const rc_json* j, char* out, uint32_t* size) {
     return reply(out, size, "{}", ERROR_NONE);
 }
 
+static uint32_t cmd_error(const rc_json* j, char* out, uint32_t* size) {
+    char msg[256];
+    int p;
+    int64_t code = ERROR_FAIL;
+    if (get_string(j, "message", msg, sizeof msg, &p) || !p || get_int(j, "code", &code, &p) ||
+        code < 0 || code > 0xFFFFFFFFLL)
+        return reply_error(out, size, ERROR_INVALID_ARG, "error needs a string \"message\"");
+    struct OpenCDMSession* s = session_arg(j);
+    if (!s) return reply_error(out, size, ERROR_INVALID_SESSION, "no live session with that id");
+    pthread_mutex_lock(&s->mu);
+    s->last_error = (OpenCDMError)code;
+    rc_post_error(s, msg);
+    pthread_mutex_unlock(&s->mu);
+    rc_flush();
+    rc_session_release(s);
+    return reply(out, size, "{}", ERROR_NONE);
+}
+
 static uint32_t cmd_key_status(const rc_json* j, char* out, uint32_t* size) {
     char hex[2 * RC_MAX_KID + 2], st[40];
     uint8_t kid[RC_MAX_KID];
@@ -432,6 +450,8 @@ uint32_t drmkit_refcdm_test_control(const char* json, char* out, uint32_t* size)
         rc = cmd_inject(&j, out, size);
     } else if (!strcmp(op, "renewal")) {
         rc = cmd_renewal(&j, out, size);
+    } else if (!strcmp(op, "error")) {
+        rc = cmd_error(&j, out, size);
     } else if (!strcmp(op, "key_status")) {
         rc = cmd_key_status(&j, out, size);
     } else if (!strcmp(op, "stats")) {

@@ -376,6 +376,17 @@ static int set_header(struct OpenCDMSession* s, const uint8_t* d, size_t n) {
     return 0;
 }
 
+/* Unusable init data for Widevine/PlayReady. Fixed: construct fails. Faithful
+ * ("empty_challenge_on_failure"): the real backends' Run() reports generateRequest failure as
+ * process_challenge_callback(url "", zero-length challenge) and construct succeeds. */
+static OpenCDMError generate_request_failed(struct OpenCDMSession* s) {
+    if (!rc_quirk(Q_EMPTY_CHALLENGE_ON_FAILURE)) return ERROR_INVALID_ARG;
+    memset(s->init, 0, sizeof *s->init);
+    rc_new_session_id(s);
+    rc_post_challenge(s, "", NULL, 0);
+    return ERROR_NONE;
+}
+
 OpenCDMError rc_ks_construct(struct OpenCDMSession* s, const char* type, const uint8_t* init,
                              size_t init_len) {
     s->init = calloc(1, sizeof *s->init);
@@ -399,13 +410,15 @@ OpenCDMError rc_ks_construct(struct OpenCDMSession* s, const char* type, const u
             clearkey_request(s, ltype_name(s->ltype), 0);
             return ERROR_NONE;
         case KS_WIDEVINE:
-            if (rc_parse_widevine_initdata(type, init, init_len, s->init)) return ERROR_INVALID_ARG;
+            if (rc_parse_widevine_initdata(type, init, init_len, s->init))
+                return generate_request_failed(s);
             add_init_kids(s);
             rc_new_session_id(s);
             widevine_message(s, 0, "license-request");
             return ERROR_NONE;
         case KS_PLAYREADY:
-            if (rc_parse_playready_initdata(init, init_len, s->init)) return ERROR_INVALID_ARG;
+            if (rc_parse_playready_initdata(init, init_len, s->init))
+                return generate_request_failed(s);
             add_init_kids(s);
             rc_new_session_id(s);
             playready_post(s, "license-request");

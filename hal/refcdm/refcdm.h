@@ -276,7 +276,8 @@ enum {
     Q_CREATE_EXT_INVALID_ARG = 2,
     Q_EMPTY_ID_ON_FAILURE = 3,
     Q_CLEARKEY_SILENT_LICENSE_ERRORS = 4,
-    Q_UNKNOWN_KID_INTERNAL_ERROR = 5
+    Q_UNKNOWN_KID_INTERNAL_ERROR = 5,
+    Q_EMPTY_CHALLENGE_ON_FAILURE = 6
 };
 int rc_quirk(unsigned q);
 /* Store directory; with `create`, created (0700) if missing. 0 or -1. Readers do not create it,

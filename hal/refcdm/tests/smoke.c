@@ -858,6 +858,27 @@ static void test_quirks(void) {
     CHECK(opencdm_destruct_session(z) == ERROR_NONE);
     CHECK(opencdm_destruct_session(s) == ERROR_NONE);
     CHECK(opencdm_destruct_system(sys) == ERROR_NONE);
+
+    /* Widevine generateRequest failure, faithful: empty url and zero-length challenge */
+    size = sizeof reply;
+    CHECK(drmkit_refcdm_configure("{\"quirks\":[\"empty_challenge_on_failure\"]}", reply, &size) == 0);
+    struct OpenCDMSystem* wv = opencdm_create_system("com.widevine.alpha");
+    rec_t rw;
+    rec_init(&rw);
+    struct OpenCDMSession* ws = NULL;
+    CHECK(opencdm_construct_session(wv, Temporary, "cenc", (const uint8_t*)"junk", 4, NULL, 0, &CBS,
+                                    &rw, &ws) == ERROR_NONE);
+    CHECK(rw.challenges == 1 && rw.challenge_len == 0 && rw.url[0] == 0);
+    CHECK(strlen(opencdm_session_id(ws)) == 32);
+    /* unsolicited error through the test control */
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "{\"op\":\"error\",\"session_id\":\"%s\",\"message\":\"boom\",\"code\":1}",
+             opencdm_session_id(ws));
+    CHECK(control(cmd, reply, sizeof reply) == 0);
+    CHECK(rw.errors == 1 && strcmp(rw.error, "boom") == 0 && opencdm_session_system_error(ws) == 1);
+    CHECK(opencdm_destruct_session(ws) == ERROR_NONE);
+    CHECK(opencdm_destruct_system(wv) == ERROR_NONE);
+    rec_free(&rw);
     CHECK(control("{\"op\":\"reset\"}", reply, sizeof reply) == 0);
     size = sizeof reply;
     CHECK(drmkit_refcdm_configure("{}", reply, &size) == 0);
