@@ -231,17 +231,31 @@ async def test_runner_skips_after_a_failure_but_runs_cleanup() -> None:
     assert not result.ok and result.first_failure is result.steps[1]
 
 
-def test_demo_runs_the_simulated_widevine_system_when_its_plugin_is_enabled(
-    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("plugin", "key_system", "init_data_type", "path"),
+    [
+        ("widevine", "com.widevine.alpha", "cenc", "/refcdm/widevine/license"),
+        ("playready_netflix", "com.microsoft.playready", "cenc", "/refcdm/playready/license"),
+        ("playready_netflix", "com.netflix.playready", "drmheader", "/refcdm/netflix/license"),
+    ],
+)
+def test_demo_runs_the_simulated_key_systems_when_their_plugins_are_enabled(
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    plugin: str,
+    key_system: str,
+    init_data_type: str,
+    path: str,
 ) -> None:
     from importlib.metadata import entry_points
 
-    if not any(ep.name == "widevine" for ep in entry_points(group="drmkit.keysystems")):
-        pytest.skip("the widevine plugin is not installed")
-    monkeypatch.setenv("DRMKIT_PLUGINS__ENABLED", '["clearkey", "widevine"]')
-    result = demo_in_process("--json", "--key-system", "com.widevine.alpha")
+    if not any(ep.name == plugin for ep in entry_points(group="drmkit.keysystems")):
+        pytest.skip(f"the {plugin} plugin is not installed")
+    monkeypatch.setenv("DRMKIT_PLUGINS__ENABLED", json.dumps(["clearkey", plugin]))
+    result = demo_in_process("--json", "--key-system", key_system)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["init_data_type"] == "cenc"
-    assert report["license_url"].endswith("/refcdm/widevine/license")
+    assert report["init_data_type"] == init_data_type
+    assert report["license_url"].endswith(path)
+    assert report["key_statuses"] == [{"key_id": report["key_id"], "status": "USABLE"}]
     assert report["samples"]["verified"] == 8
