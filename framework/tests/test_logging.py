@@ -92,3 +92,15 @@ def test_configure_twice_keeps_one_handler_and_drops_uvicorn_color_message() -> 
     [record] = lines(stream)
     assert record["logger"] == "uvicorn.error"
     assert "color_message" not in record
+
+
+def test_configure_after_an_earlier_uvicorn_log_config_still_routes_uvicorn_records() -> None:
+    import uvicorn
+
+    # uvicorn.Config applies uvicorn's own dictConfig (level ERROR, own handlers, no propagation).
+    uvicorn.Config(lambda *args: None, log_level="error")
+    stream = io.StringIO()
+    drmkit_logging.configure(LoggingSettings(format="json"), stream=stream)
+    logging.getLogger("uvicorn.error").info("started")
+    [record] = lines(stream)
+    assert record["event"] == "started"

@@ -100,11 +100,15 @@ def configure(settings: Settings | LoggingSettings, *, stream: TextIO | None = N
             root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level)
-    # uvicorn installs its own handlers only when given a log config; drmkit passes none, so its
-    # records propagate to the root handler above.
+    # uvicorn installs its own handlers and levels only when given a log config; drmkit passes
+    # none, but an earlier uvicorn in the same process may have, so undo that: its records then
+    # propagate to the root handler above at the root's level.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        logging.getLogger(name).handlers.clear()
-        logging.getLogger(name).propagate = True
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers.clear()
+        uvicorn_logger.setLevel(logging.NOTSET)
+        uvicorn_logger.disabled = False
+        uvicorn_logger.propagate = True
 
 
 def get_logger(name: str, **initial_values: Any) -> structlog.stdlib.BoundLogger:
