@@ -53,8 +53,28 @@ def refcdm_command(output: Path, sources: list[Path]) -> list[str]:
     ]
 
 
+def install_atomically(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` through a rename.
+
+    A process that has the old ``target`` mapped (a running test or service) keeps its inode
+    intact; copying over the file in place would change its code under it and crash it.
+    """
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    shutil.copyfile(source, temporary)
+    os.chmod(temporary, 0o755)
+    os.replace(temporary, target)
+
+
 class BuildExtWithReferenceCdm(build_ext):
     """``build_ext`` that also links the reference CDM shared library into the package."""
+
+    def copy_extensions_to_source(self) -> None:
+        """Install the in-place (editable) extension copies by rename, never over the old file."""
+        build_py = self.get_finalized_command("build_py")
+        for extension in self.extensions:
+            inplace, regular = self._get_inplace_equivalent(build_py, extension)
+            if os.path.exists(regular) or not extension.optional:
+                install_atomically(Path(regular), Path(inplace))
 
     def run(self) -> None:
         """Build the extensions, then the reference CDM library."""
@@ -81,7 +101,7 @@ class BuildExtWithReferenceCdm(build_ext):
         print(" ".join(shlex.quote(part) for part in command), file=sys.stderr)
         subprocess.run(command, check=True)
         if self.inplace:
-            shutil.copyfile(built, inplace)
+            install_atomically(built, inplace)
 
     def get_outputs(self) -> list[str]:
         """Return the built files, the reference CDM library included."""

@@ -141,3 +141,58 @@ def test_optional_symbols_absent_fail_cleanly(quirky_library: Path) -> None:
             hal.test_control({"op": "stats"})
         with pytest.raises(Exception, match="decrypt_v2"):
             Hal.open(HalConfig(library_path=quirky_library, decrypt_variant="v2"))
+
+
+# The same quirks reproduced by the reference CDM's "faithful" switches (docs/reference-cdm.md).
+
+KID = bytes.fromhex("99999999999999999999999999999999")
+
+
+def _keyids(kid: bytes) -> bytes:
+    import base64
+    import json
+
+    return json.dumps({"kids": [base64.urlsafe_b64encode(kid).rstrip(b"=").decode()]}).encode()
+
+
+def test_reference_cdm_create_system_extended_invalid_arg(hal: Hal) -> None:
+    hal.configure({"quirks": ["create_system_extended_invalid_arg"]})
+    system = hal.create_system("org.w3.clearkey")  # ERROR_INVALID_ARG with a system: success
+    assert system.version()
+
+
+def test_reference_cdm_empty_session_id_on_failure(hal: Hal, baseline: dict[str, object]) -> None:
+    hal.configure({"quirks": ["empty_session_id_on_failure"]})
+    system = hal.create_system("org.w3.clearkey")
+    with pytest.raises(OcdmCallError, match="without a session id"):
+        system.construct_session(LicenseType.TEMPORARY, "keyids", b"{not json", b"", Nothing())
+    assert hal.test_control({"op": "stats"})["sessions"] == baseline["sessions"]  # not leaked
+
+
+def test_reference_cdm_inverted_load_and_remove(
+    library_path: Path, store_dir: Path, open_hal: object
+) -> None:
+    hal = open_hal(quirks=frozenset({"inverted_load", "inverted_remove"}))  # type: ignore[operator]
+    hal.configure({"quirks": ["inverted_load", "inverted_remove"]})
+    system = hal.create_system("org.w3.clearkey")
+    session = system.construct_session(
+        LicenseType.PERSISTENT_LICENSE, "keyids", _keyids(KID), b"", Nothing()
+    )
+    license = (
+        b'{"keys":[{"kty":"oct","kid":"'
+        + __import__("base64").urlsafe_b64encode(KID).rstrip(b"=")
+        + b'","k":"AAAAAAAAAAAAAAAAAAAAAA"}]}'
+    )
+    session.update(license)
+    session_id = session.session_id
+    session.destruct()
+    loaded = system.construct_session(
+        LicenseType.PERSISTENT_LICENSE, "persistent-session-id", session_id.encode(), b"", Nothing()
+    )
+    loaded.load()  # the library returned 1 == success
+    loaded.remove()  # 1 == success as well
+    missing = system.construct_session(
+        LicenseType.PERSISTENT_LICENSE, "persistent-session-id", b"no-such-id", b"", Nothing()
+    )
+    with pytest.raises(OcdmCallError, match="inverted"):
+        missing.load()  # 0 == the load failed
