@@ -90,14 +90,19 @@ class _ChallengeBox:
         with self.condition:
             self.statuses.update(dict(key_statuses))
 
-    def wait(self, deadline: float, give_up: Callable[[], bool]) -> Challenge | None:
-        """Wait until a challenge is stored, ``give_up()`` is true or ``deadline`` passes."""
+    def wait(
+        self, deadline: float, done: Callable[[], bool], failed: Callable[[], bool]
+    ) -> Challenge | None:
+        """Wait until a challenge is stored and ``done()``, ``failed()``, or ``deadline`` passes.
+
+        Returns the challenge if one arrived (even when ``done()`` is still false at the deadline).
+        """
         with self.condition:
-            while self.challenge is None and not give_up():
+            while (self.challenge is None or not done()) and not failed():
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
-                self.condition.wait(min(remaining, 0.05))
+                self.condition.wait(min(remaining, 0.02))
             return self.challenge
 
     def _store(self, challenge: Challenge) -> None:
@@ -129,6 +134,7 @@ class DpiDrmSession:
         self._closed = False
         self._header = b""
         self._generated = False
+        self._generating: concurrent.futures.Future[None] | None = None
         self.content_id = content_id
         self.license_type = license_type
 
@@ -166,15 +172,23 @@ class DpiDrmSession:
             if not self._header:
                 raise DrmHeaderMissingError("get_challenge_data needs a DRM header")
             box = self._box
+            previous = self._generating
+            if previous is not None and not previous.done():
+                # rialto-ocdm: wait (bounded) for a challenge still in flight, then drop it.
+                concurrent.futures.wait([previous], self._dpi.previous_wait)
+                if not previous.done():
+                    raise InvalidStateError(
+                        "the previous challenge request is still inside the CDM"
+                        f" (waited {self._dpi.previous_wait:.3g} s); try again later"
+                    )
             with box.condition:
-                if box.in_flight:
-                    box.condition.wait_for(lambda: not box.in_flight, self._dpi.previous_wait)
                 box.challenge = None
                 box.in_flight = True
             ldl = LimitedDurationLicense.ENABLED if is_ldl else LimitedDurationLicense.DISABLED
             generate = asyncio.run_coroutine_threadsafe(self._generate(ldl), self._dpi.runner.loop)
+            self._generating = generate
             deadline = time.monotonic() + self._dpi.request_wait
-            challenge = box.wait(deadline, lambda: _failed(generate))
+            challenge = box.wait(deadline, generate.done, lambda: _failed(generate))
             if challenge is not None:
                 return challenge.data
             if _failed(generate):
@@ -225,7 +239,8 @@ class DpiDrmSession:
                 return
             self._closed = True
             try:
-                self._call(self._session.close())
+                if self._generated:  # a session that never asked for a license has no CDM state
+                    self._call(self._session.close())
             finally:
                 self._call(self._session.release())
 

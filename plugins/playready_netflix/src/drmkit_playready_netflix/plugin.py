@@ -176,9 +176,13 @@ class PlayReadyNetflixPlugin(OcdmKeySystemPlugin):
             self.construct_session(session, init_data_type, parsed.pro)
             if state.init_data is None:  # no queued header replaced it
                 state.init_data = parsed
-        elif state.init_data is None or parsed.pro != state.init_data.pro:
-            session.cdm.set_drm_header(parsed.pro)
-            state.init_data = parsed
+        else:
+            if state.init_data is None or parsed.pro != state.init_data.pro:
+                session.cdm.set_drm_header(parsed.pro)
+                state.init_data = parsed
+            # A new request asks for a new challenge (e.g. another LDL state), not the one the
+            # CDM may keep from the last pull.
+            session.cdm.cancel_challenge_data()
         self._pull_challenge(session, ldl_state is LimitedDurationLicense.ENABLED)
 
     def _pull_challenge(self, session: SessionContext, is_ldl: bool) -> None:
