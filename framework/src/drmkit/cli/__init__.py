@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 app = typer.Typer(
     name="drmkit",
@@ -10,6 +15,20 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
+
+
+def stdout_console() -> Console:
+    """Return a rich console on standard output (rich is imported on first use, not at start-up)."""
+    from rich.console import Console
+
+    return Console()
+
+
+def stderr_console() -> Console:
+    """Return a rich console on standard error (rich is imported on first use)."""
+    from rich.console import Console
+
+    return Console(stderr=True)
 
 
 def _register_commands() -> None:

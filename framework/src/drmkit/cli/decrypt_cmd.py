@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
-from rich.console import Console
 
-from drmkit.cli import app
+from drmkit.cli import app, stderr_console, stdout_console
 from drmkit.errors import DrmError
 from drmkit.media import MediaError, MediaFormatError
 from drmkit.media.decrypt import (
@@ -28,17 +27,14 @@ from drmkit.media.decrypt import (
 from drmkit.media.source import InputSpan, MediaInput
 
 if TYPE_CHECKING:
-    from drmkit.container import Container
-
-_out = Console()
-_err = Console(stderr=True)
+    from drmkit.core import MediaKeysFactory
 
 #: Inputs above this size show a progress bar (unless ``--json``).
 PROGRESS_THRESHOLD = 16 * 1024 * 1024
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
-    _err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    stderr_console().print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -110,7 +106,7 @@ def decrypt(
     if as_json:
         print(json.dumps(summary.as_dict(), indent=2))
         return
-    _out.print(
+    stdout_console().print(
         f"wrote {summary.output}: {summary.output_bytes} bytes, {summary.protected_samples} of "
         f"{summary.samples} samples decrypted in {len(summary.tracks)} track(s), "
         f"{summary.seconds:.2f} s",
@@ -136,7 +132,7 @@ async def _run(
     sessions: int,
 ) -> DecryptSummary:
     from drmkit.cli.license_server_cmd import load_cli_settings
-    from drmkit.container import build_container
+    from drmkit.core.wiring import open_core
 
     settings = load_cli_settings()
     with contextlib.ExitStack() as cleanup:
@@ -144,45 +140,43 @@ async def _run(
             # Temporary sessions persist nothing: leave no CDM store behind unless configured.
             temp = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="drmkit-decrypt-"))
             settings = settings.model_copy(update={"state_dir": Path(temp)})
-        return await _decrypt_with(
-            build_container(settings), inputs, output, keys, show_progress, sessions
-        )
+        # The core alone, not the whole container: importing dependency_injector pulls in
+        # FastAPI, Starlette and Werkzeug (its wiring probes for them), which this command
+        # never uses; that import alone cost more than decrypting a 50 MB file.
+        factory = cleanup.enter_context(open_core(settings))
+        return await _decrypt_with(factory, inputs, output, keys, show_progress, sessions)
 
 
 async def _decrypt_with(
-    container: Container,
+    factory: MediaKeysFactory,
     inputs: list[Path],
     output: Path,
     keys: dict[bytes, bytes],
     show_progress: bool,
     sessions: int,
 ) -> DecryptSummary:
-    try:
-        factory = container.media_keys_factory()
-        if not show_progress:
-            return await decrypt_to_file(factory, inputs, output, keys, sessions=sessions)
-        from rich.progress import (  # only long inputs show progress: keep start-up lean
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
+    if not show_progress:
+        return await decrypt_to_file(factory, inputs, output, keys, sessions=sessions)
+    from rich.progress import (  # only long inputs show progress: keep start-up lean
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
 
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=_err,
-            transient=True,
-        ) as bar:
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=stderr_console(),
+        transient=True,
+    ) as bar:
 
-            def start(total: int) -> ProgressCallback:
-                task = bar.add_task("decrypting", total=total)
-                return lambda done: bar.advance(task, done)
+        def start(total: int) -> ProgressCallback:
+            task = bar.add_task("decrypting", total=total)
+            return lambda done: bar.advance(task, done)
 
-            return await decrypt_to_file(factory, inputs, output, keys, start, sessions)
-    finally:
-        container.shutdown_resources()
+        return await decrypt_to_file(factory, inputs, output, keys, start, sessions)

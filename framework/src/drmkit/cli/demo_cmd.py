@@ -8,7 +8,6 @@ import logging
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from drmkit.cli import app
 from drmkit.cli.license_server_cmd import fail, load_cli_settings
@@ -62,6 +61,8 @@ def demo(
         context = prepare(settings, key_system, fault)
     except DemoSetupError as exc:
         fail(str(exc))
+
+    from rich.console import Console
 
     console = Console(stderr=as_json, quiet=as_json)
     console.print(f"[bold]drmkit demo[/] · {key_system}")

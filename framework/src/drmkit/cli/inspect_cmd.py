@@ -9,21 +9,16 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from drmkit.cli import app
+from drmkit.cli import app, stderr_console, stdout_console
 from drmkit.media import MediaError, MediaFormatError, parse
 from drmkit.media.inspect import inspect_report
 from drmkit.media.pssh import describe_init_data, plugin_describer
 from drmkit.media.source import MediaInput
 
-_out = Console()
-_err = Console(stderr=True)
-
 
 def _fail(message: str) -> NoReturn:
-    _err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    stderr_console().print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -74,9 +69,12 @@ def _show(report: dict[str, Any], as_json: bool, source: MediaInput | None) -> N
     if as_json:
         print(json.dumps(report, indent=2))
         return
+    from rich.table import Table  # rich only for the human-readable report: keep start-up lean
+
+    out = stdout_console()
     if "tracks" in report:
         kind = "fragmented" if report["fragmented"] else "non-fragmented"
-        _out.print(
+        out.print(
             f"{', '.join(report['inputs'])}: {report['size']} bytes, {kind}"
             + (f", {report['fragments']} fragments" if report["fragmented"] else ""),
             highlight=False,
@@ -98,19 +96,19 @@ def _show(report: dict[str, Any], as_json: bool, source: MediaInput | None) -> N
             ]
             for name, value in rows:
                 table.add_row(name, value)
-            _out.print(table)
+            out.print(table)
     if "key_ids" in report and report.get("type") == "keyids":
-        _out.print("keyids init data: " + ", ".join(report["key_ids"]), highlight=False)
+        out.print("keyids init data: " + ", ".join(report["key_ids"]), highlight=False)
     bare = report.get("type") == "playready-object"
     for i, box in enumerate(report.get("pssh", [])):
         label = "PlayReady object (no pssh box)" if bare else f"pssh #{i} v{box['version']}"
-        _out.print(
+        out.print(
             f"[bold]{label}[/bold] {box['system']} ({box['system_id']}), "
             f"{box['data_size']} data bytes"
             + (f", key ids {', '.join(box['key_ids'])}" if box["key_ids"] else ""),
             highlight=False,
         )
         if box["decoded"] is not None:
-            _out.print_json(data=box["decoded"])
+            out.print_json(data=box["decoded"])
         elif box["data"]:
-            _out.print(f"  data (raw, base64): {box['data']}", highlight=False)
+            out.print(f"  data (raw, base64): {box['data']}", highlight=False)

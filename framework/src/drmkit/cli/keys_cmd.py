@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import os
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from drmkit.cli import app
+from drmkit.cli import app, stdout_console
 from drmkit.cli.license_server_cmd import fail, load_cli_settings
-from drmkit.license_server import KeyExistsError, KeyStore, KeyStoreError, open_key_store
-from drmkit.license_server.keyids import b64url_encode, parse_key_bytes
+
+if TYPE_CHECKING:
+    from drmkit.license_server import KeyStore
+
+# The license server package (FastAPI) is imported inside the commands: keep start-up lean.
 
 keys_app = typer.Typer(
     name="keys",
@@ -26,10 +27,10 @@ keys_app = typer.Typer(
 )
 app.add_typer(keys_app)
 
-_out = Console()
-
 
 def _store() -> KeyStore:
+    from drmkit.license_server import KeyStoreError, open_key_store
+
     try:
         return open_key_store(load_cli_settings())
     except KeyStoreError as exc:
@@ -37,6 +38,8 @@ def _store() -> KeyStore:
 
 
 def _parse(text: str, what: str) -> bytes:
+    from drmkit.license_server.keyids import parse_key_bytes
+
     try:
         return parse_key_bytes(text, what=what)
     except ValueError as exc:
@@ -51,6 +54,8 @@ def add(
     replace: Annotated[bool, typer.Option(help="Overwrite a key already stored.")] = False,
 ) -> None:
     """Store a content key under its key id."""
+    from drmkit.license_server import KeyExistsError, KeyStoreError
+
     kid_bytes, key_bytes = _parse(kid, "key id"), _parse(key, "key")
     store = _store()
     try:
@@ -59,7 +64,7 @@ def add(
         fail(f"{exc} (use --replace to overwrite)", code=1)
     except KeyStoreError as exc:
         fail(str(exc))
-    _out.print(f"stored key id {kid_bytes.hex()} in {store.path}", highlight=False)
+    stdout_console().print(f"stored key id {kid_bytes.hex()} in {store.path}", highlight=False)
 
 
 @keys_app.command("generate")
@@ -68,6 +73,8 @@ def generate(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Create a random key id and key, store them, and print them."""
+    from drmkit.license_server import KeyStoreError
+
     kid_bytes, key_bytes = os.urandom(16), os.urandom(16)
     store = _store()
     try:
@@ -77,7 +84,7 @@ def generate(
     if as_json:
         typer.echo(json.dumps(_entry(kid_bytes, key_bytes, label)))
     else:
-        _out.print(f"kid {kid_bytes.hex()}\nkey {key_bytes.hex()}", highlight=False)
+        stdout_console().print(f"kid {kid_bytes.hex()}\nkey {key_bytes.hex()}", highlight=False)
 
 
 @keys_app.command("list")
@@ -85,6 +92,11 @@ def list_keys(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON, keys included.")] = False,
 ) -> None:
     """List stored key ids (the table hides keys; ``--json`` includes them for scripts)."""
+    from rich.table import Table
+
+    from drmkit.license_server import KeyStoreError
+    from drmkit.license_server.keyids import b64url_encode
+
     try:
         entries = _store().entries()
     except KeyStoreError as exc:
@@ -105,7 +117,7 @@ def list_keys(
     for e in entries:
         added = datetime.fromtimestamp(e.created_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
         table.add_row(e.kid.hex(), b64url_encode(e.kid), e.label, added)
-    _out.print(table)
+    stdout_console().print(table)
 
 
 @keys_app.command("remove")
@@ -113,6 +125,8 @@ def remove(
     kid: Annotated[str, typer.Argument(help="Key id: 32 hex digits or base64url.")],
 ) -> None:
     """Delete the key of a key id (exit code 1 if there is none)."""
+    from drmkit.license_server import KeyStoreError
+
     kid_bytes = _parse(kid, "key id")
     try:
         removed = _store().remove(kid_bytes)
@@ -120,12 +134,14 @@ def remove(
         fail(str(exc))
     if not removed:
         fail(f"no key is stored for key id {kid_bytes.hex()}", code=1)
-    _out.print(f"removed key id {kid_bytes.hex()}", highlight=False)
+    stdout_console().print(f"removed key id {kid_bytes.hex()}", highlight=False)
 
 
 def _entry(
     kid: bytes, key: bytes, label: str, *, created_at: float | None = None
 ) -> dict[str, object]:
+    from drmkit.license_server.keyids import b64url_encode
+
     entry: dict[str, object] = {
         "kid": kid.hex(),
         "kid_b64url": b64url_encode(kid),

@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.markup import escape
 
-from drmkit.cli import app
-from drmkit.settings import Settings, load_settings
+from drmkit.cli import app, stderr_console
 
-_err = Console(stderr=True)
+if TYPE_CHECKING:
+    from drmkit.settings import Settings
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print ``message`` as an error on standard error and exit with ``code``."""
-    _err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    from rich.markup import escape
+
+    stderr_console().print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
 
 def load_cli_settings(**overrides: Any) -> Settings:
     """Load settings for a command, turning configuration mistakes into a clear exit (code 2)."""
+    from pydantic import ValidationError
+
+    from drmkit.settings import load_settings
+
     try:
         return load_settings(**overrides)
     except FileNotFoundError as exc:

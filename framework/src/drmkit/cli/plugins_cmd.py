@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from drmkit.cli import app
-from drmkit.plugins.manager import describe_installed
-from drmkit.plugins.model import InstalledPlugin
-from drmkit.settings import load_settings
+from drmkit.cli import app, stderr_console, stdout_console
+
+if TYPE_CHECKING:
+    from drmkit.plugins.model import InstalledPlugin
 
 
 def plugin_rows(rows: list[InstalledPlugin]) -> list[dict[str, Any]]:
@@ -45,11 +43,16 @@ def plugins_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List installed key-system plugins, whether they are enabled, and what they serve."""
+    from drmkit.plugins.manager import describe_installed
+    from drmkit.settings import load_settings
+
     settings = load_settings()
     rows, error = describe_installed(settings.plugins)
     if as_json:
         typer.echo(json.dumps({"plugins": plugin_rows(rows), "error": error}, indent=2))
     else:
+        from rich.table import Table
+
         table = Table(title="drmkit key-system plugins")
         for column in ("plugin", "distribution", "enabled", "key systems", "capabilities"):
             table.add_column(column)
@@ -71,8 +74,8 @@ def plugins_command(
             table.add_row(
                 row.name, f"{row.distribution} {row.version}", state, systems, capabilities or "-"
             )
-        Console().print(table)
+        stdout_console().print(table)
         if error:
-            Console(stderr=True).print(f"[red]start-up error:[/red] {error}")
+            stderr_console().print(f"[red]start-up error:[/red] {error}")
     if error:
         raise typer.Exit(code=1)

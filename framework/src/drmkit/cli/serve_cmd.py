@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
 from drmkit.cli import app
 from drmkit.cli.license_server_cmd import fail, load_cli_settings
@@ -41,6 +40,8 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the media-key-session API of one application on a Unix socket (JSON-RPC 2.0)."""
+    from pydantic import ValidationError
+
     from drmkit.container import build_container
     from drmkit.logging import configure
     from drmkit.server.runner import serve_until_signalled

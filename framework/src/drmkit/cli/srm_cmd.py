@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 
-from drmkit.cli import app
-from drmkit.container import build_container
-from drmkit.settings import Settings, load_settings
+from drmkit.cli import app, stderr_console, stdout_console
+
+if TYPE_CHECKING:
+    from drmkit.settings import Settings
 
 T = TypeVar("T")
 
@@ -27,20 +26,22 @@ srm_app.add_typer(tokens_app, name="tokens")
 srm_app.add_typer(accounts_app, name="accounts")
 app.add_typer(srm_app, name="srm")
 
-_err = Console(stderr=True)
-
 StoreUrl = Annotated[
     str | None, typer.Option("--store-url", help="Session store URL [default: srm.store_url].")
 ]
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
-    _err.print(f"[bold red]error:[/] {message}", highlight=False)
+    stderr_console().print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(code)
 
 
 def _settings(**srm_overrides: Any) -> Settings:
     """Load settings, applying the command's ``srm`` overrides; config errors exit with code 2."""
+    from pydantic import ValidationError
+
+    from drmkit.settings import load_settings
+
     try:
         settings = load_settings()
         overrides = {k: v for k, v in srm_overrides.items() if v is not None}
@@ -54,6 +55,7 @@ def _settings(**srm_overrides: Any) -> Settings:
 
 def _with_store(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
     """Open the configured store, run ``work(store)``, close it; store errors exit with code 1."""
+    from drmkit.container import build_container
     from drmkit.srm.errors import StoreUnavailableError
 
     async def run() -> T:
@@ -81,6 +83,7 @@ def serve(
     """Serve the SRM HTTP API (``/srm/sessions``, ``/srm/v1/sessions``, operator API, OpenAPI)."""
     import uvicorn
 
+    from drmkit.container import build_container
     from drmkit.logging import configure, get_logger
 
     settings = _settings(host=host, port=port, store_url=store_url)
@@ -113,6 +116,8 @@ def serve(
 @srm_app.command("openapi")
 def openapi() -> None:
     """Print the SRM's OpenAPI document (JSON)."""
+    from drmkit.container import build_container
+
     settings = _settings()
     application = build_container(settings).srm_app()
     typer.echo(json.dumps(application.openapi(), indent=2))
@@ -221,4 +226,4 @@ def accounts_show(
             s.last_keepalive.isoformat(timespec="seconds"),
             s.expires_at.isoformat(timespec="seconds"),
         )
-    Console().print(table)
+    stdout_console().print(table)

@@ -5,6 +5,7 @@ Kept out of ``drmkit.container`` so that the container stays a list of providers
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -65,3 +66,19 @@ def open_media_keys_factory(
         yield factory
     finally:
         factory.close()
+
+
+@contextlib.contextmanager
+def open_core(settings: Settings) -> Iterator[MediaKeysFactory]:
+    """Yield a MediaKeys factory over the HAL and the plugins, built as the container builds them.
+
+    For commands that need the core and nothing else (``drmkit decrypt``): the same provider
+    functions, without importing the container, whose ``dependency_injector`` import brings in the
+    web stack. On exit the factory is closed, then the HAL (the container's shutdown order).
+    """
+    with contextlib.ExitStack() as stack:
+        hal = stack.enter_context(contextlib.contextmanager(open_hal)(settings))
+        plugins = build_plugin_manager(settings, new_metrics_registry())
+        yield stack.enter_context(
+            contextlib.contextmanager(open_media_keys_factory)(plugins, hal, settings)
+        )
