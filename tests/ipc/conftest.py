@@ -58,9 +58,12 @@ def start_server(socket_dir: Path) -> Iterator[Callable[..., ServerProcess]]:
             server.stop()
 
 
-@pytest.fixture(scope="module")
-def module_server() -> Iterator[ServerProcess]:
-    """One ``drmkit serve`` (with test control, metrics on a Unix socket) per test module."""
+@pytest.fixture(scope="session")
+def shared_server() -> Iterator[ServerProcess]:
+    """One ``drmkit serve`` (test control, metrics on a Unix socket) for the whole IPC run.
+
+    Tests that share it wait for its counters to be idle before taking a baseline.
+    """
     directory = Path(tempfile.mkdtemp(prefix="dkipc-"))
     server = ServerProcess(
         directory / "m",
@@ -73,3 +76,15 @@ def module_server() -> Iterator[ServerProcess]:
             yield server
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def module_server(shared_server: ServerProcess) -> ServerProcess:
+    """The shared server (tests that need another configuration start their own)."""
+    return shared_server
+
+
+@pytest.fixture(scope="session")
+def drmkit_session_server(shared_server: ServerProcess) -> ServerProcess:
+    """The conformance kit's server is the shared one too (one start for the whole run)."""
+    return shared_server
