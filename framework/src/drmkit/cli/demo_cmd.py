@@ -66,7 +66,7 @@ def demo(
 
     console = Console(stderr=as_json, quiet=as_json)
     console.print(f"[bold]drmkit demo[/] · {key_system}")
-    steps = demo_steps()
+    steps = demo_steps(context)
     run = asyncio.run(run_steps(steps, context, lambda r: print_step(console, r)))
     facts = summary(context)
     if as_json:

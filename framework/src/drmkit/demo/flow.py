@@ -35,6 +35,7 @@ from drmkit.core import (
 from drmkit.core.listeners import EventStream
 from drmkit.demo.runner import Step
 from drmkit.demo.samples import CencSample, make_samples
+from drmkit.errors import DrmError
 from drmkit.license_server import KeyStore, LicenseServerThread, create_app
 from drmkit.license_server.app import LicenseEndpoint, default_endpoints
 from drmkit.license_server.keyids import b64url_encode
@@ -91,6 +92,7 @@ class DemoContext:
     license_request: LicenseRequest | None = None
     license: bytes = b""
     key_statuses: dict[bytes, KeyStatus] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # state of a plugin's own demo steps
 
     @property
     def license_url(self) -> str:
@@ -317,8 +319,25 @@ async def decrypt_real_mp4(ctx: DemoContext) -> str:
     return await run_mp4_step(ctx.session, ctx.kid, ctx.key)
 
 
-def demo_steps() -> list[Step[DemoContext]]:
-    """Return the demo's steps in order (insert more here, e.g. decrypting a real file)."""
+def demo_steps(context: DemoContext | None = None) -> list[Step[DemoContext]]:
+    """Return the demo's steps in order (insert more here, e.g. decrypting a real file).
+
+    With a prepared ``context``, the key system's license helper may adapt them: a helper with a
+    ``demo_steps(steps)`` method returns the list to run (e.g. the Netflix DPI flow).
+    """
+    steps = _generic_steps()
+    if context is not None and context.container is not None:
+        try:
+            helper = context.container.plugin_manager().license_helper(context.key_system)
+        except DrmError:
+            helper = None
+        adapt = getattr(helper, "demo_steps", None)
+        if callable(adapt):
+            steps = list(adapt(steps))
+    return steps
+
+
+def _generic_steps() -> list[Step[DemoContext]]:
     return [
         Step("start license server", start_license_server),
         Step("store a random content key", store_content_key),

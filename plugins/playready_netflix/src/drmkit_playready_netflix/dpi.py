@@ -34,15 +34,15 @@ import asyncio
 import concurrent.futures
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-from drmkit.core.sync import SyncRunner
 from drmkit.core.types import DecryptParams, KeySessionType, LimitedDurationLicense
 from drmkit.errors import DrmError, FailError, InvalidStateError
 from drmkit.events import KeyStatus
 
+T = TypeVar("T")
 NETFLIX = "com.netflix.playready"
 PREVIOUS_CHALLENGE_WAIT_S = 0.25
 """How long a challenge fetch waits for one still in flight (rialto-ocdm: 250 ms)."""
@@ -50,6 +50,37 @@ CHALLENGE_WAIT_S = 1.0
 """How long a challenge fetch waits for the new license request (rialto-ocdm: 1 s)."""
 CALL_TIMEOUT_S = 10.0
 """Upper bound of any other blocking call."""
+
+
+class Runner(Protocol):
+    """Runs coroutines on an event loop for blocking callers (e.g. :class:`SyncRunner`)."""
+
+    loop: asyncio.AbstractEventLoop
+
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Run ``coroutine`` on :attr:`loop` and block until its result."""
+        ...
+
+
+class LoopRunner:
+    """A :class:`Runner` over an event loop that already runs on another thread.
+
+    For async applications that use the facade from worker threads (``asyncio.to_thread``).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Run ``coroutine`` on the loop and block until its result."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.loop:
+            coroutine.close()
+            raise RuntimeError("a blocking call from the loop's own thread would deadlock")
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
 
 class ChallengeTimeoutError(FailError):
@@ -144,6 +175,11 @@ class DpiDrmSession:
     def session_id(self) -> int:
         """The drmkit key session id (the DPI handle)."""
         return int(self._session.id)
+
+    @property
+    def key_session(self) -> Any:
+        """The underlying async key session (for calls the DPI does not name)."""
+        return self._session
 
     @property
     def closed(self) -> bool:
@@ -287,7 +323,7 @@ class NetflixDpi:
     def __init__(
         self,
         media_keys: Any,
-        runner: SyncRunner,
+        runner: Runner,
         *,
         previous_wait: float = PREVIOUS_CHALLENGE_WAIT_S,
         request_wait: float = CHALLENGE_WAIT_S,
@@ -302,7 +338,7 @@ class NetflixDpi:
         self.call_timeout = call_timeout
 
     @classmethod
-    def open(cls, factory: Any, runner: SyncRunner, **options: Any) -> NetflixDpi:
+    def open(cls, factory: Any, runner: Runner, **options: Any) -> NetflixDpi:
         """Create the ``com.netflix.playready`` MediaKeys with ``factory`` on ``runner``."""
         media_keys = runner.run(factory.create_media_keys(NETFLIX), CALL_TIMEOUT_S)
         return cls(media_keys, runner, **options)

@@ -7,6 +7,7 @@ Licenses are drmkit's test licenses for the reference CDM's PlayReady simulation
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from drmkit.core.types import KeySessionType
 
@@ -46,6 +47,14 @@ class PlayReadyLicenseHelper:
         """Return a test license for the request's session (any session without a request)."""
         session_id = parse_challenge(request).session_id if request else None
         return build_test_license(self.key_system, session_id, dict(keys))
+
+    def demo_steps(self, steps: Sequence[Any]) -> list[Any]:
+        """Adapt ``drmkit demo``'s steps: Netflix runs the DPI flow, PlayReady the generic one."""
+        if self.key_system != "com.netflix.playready":
+            return list(steps)
+        from drmkit_playready_netflix.demo import netflix_demo_steps
+
+        return netflix_demo_steps(steps)
 
     def key_ids_of_request(self, request: bytes) -> list[bytes]:
         """Return the key ids a simulated PlayReady challenge names."""
