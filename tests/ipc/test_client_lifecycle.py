@@ -117,9 +117,15 @@ async def test_limits_give_a_clear_status(
     start_server: Callable[..., ServerProcess], license_helper: LicenseHelper
 ) -> None:
     server = start_server(
-        env={"DRMKIT_SERVER__MAX_MEDIA_KEYS": "2", "DRMKIT_SERVER__MAX_KEY_SESSIONS": "3"}
+        env={
+            "DRMKIT_SERVER__MAX_MEDIA_KEYS": "2",
+            "DRMKIT_SERVER__MAX_KEY_SESSIONS": "3",
+            "DRMKIT_SERVER__MAX_CONNECTIONS": "1",
+        }
     )
     async with await MediaKeysClient.connect(server.socket_path) as client:
+        with pytest.raises(ServerUnavailableError):  # one connection only: refused at once
+            await MediaKeysClient.connect(server.socket_path)
         first = await client.create_media_keys(CLEARKEY)
         second = await client.create_media_keys(CLEARKEY)
         with pytest.raises(LimitExceededError, match="max_media_keys") as raised:

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from drmkit.client.errors import ServerUnavailableError
+from drmkit.client.errors import ProtocolError, ServerUnavailableError
 from drmkit.client.media_keys import RemoteMediaKeys
 from drmkit.client.rpc import RpcClient
 from drmkit.client.shm import ClientSharedMemory
@@ -26,6 +26,9 @@ from drmkit.ipc.shm import SharedRegion, SharedRegionError
 from drmkit.plugins.model import KeySystemCapabilities
 
 log = logging.getLogger(__name__)
+
+PROTOCOL_VERSION = 1
+"""The protocol revision this client speaks (``hello`` tells the server's)."""
 
 DEFAULT_CALL_TIMEOUT_S = 3.0
 """How long a call waits for its reply unless configured otherwise (Rialto: 3000 ms)."""
@@ -95,6 +98,12 @@ class MediaKeysClient:
             on_close=self._connection_lost,
         )
         hello = await self._rpc.call("hello")
+        if hello.get("protocol") != PROTOCOL_VERSION:
+            await self._rpc.close()
+            raise ProtocolError(
+                f"the server speaks protocol {hello.get('protocol')!r}, this client"
+                f" {PROTOCOL_VERSION}"
+            )
         self.connection_id = int(hello["connection_id"])
         self._active = hello["state"] == "active"
         self._key_systems = dict(hello["key_systems"])

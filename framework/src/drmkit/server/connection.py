@@ -200,8 +200,7 @@ class ClientConnection:
         finally:
             self._in_flight.release()
             name = request.method if self._dispatcher.has(request.method) else "unknown"
-            metrics.requests.labels(name, outcome).inc()
-            metrics.latency.labels(name).observe(time.perf_counter() - started)
+            metrics.observe_request(name, outcome, time.perf_counter() - started)
 
     # -- cleanup -----------------------------------------------------------------------------
 

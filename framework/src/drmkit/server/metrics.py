@@ -56,9 +56,23 @@ class ServerMetrics:
         self.decrypted_bytes = Counter(
             "drmkit_server_decrypted_bytes", "Bytes decrypted", ["path"], registry=registry
         )
+        self._request_children: dict[tuple[str, str], Counter] = {}
+        self._latency_children: dict[str, Histogram] = {}
         self.active = Gauge(
             "drmkit_server_active", "1 while the application is Active", registry=registry
         )
+
+    def observe_request(self, method: str, outcome: str, seconds: float) -> None:
+        """Count one answered request and its latency (label children are cached)."""
+        key = (method, outcome)
+        counter = self._request_children.get(key)
+        if counter is None:
+            counter = self._request_children[key] = self.requests.labels(method, outcome)
+        counter.inc()
+        histogram = self._latency_children.get(method)
+        if histogram is None:
+            histogram = self._latency_children[method] = self.latency.labels(method)
+        histogram.observe(seconds)
 
 
 class MetricsEndpointError(Exception):
