@@ -231,3 +231,85 @@ def test_bad_shared_memory_ranges_are_refused(raw: RawConnection) -> None:
         assert reply["error"]["code"] in (1001, -32602), reply
     both = raw.call("decrypt", {**base, "data": "AAAA", "shm": {"offset": 0, "length": 3}})
     assert both["error"]["code"] == -32602
+
+
+PARAM_NAMES = [
+    "media_keys_handle",
+    "key_session_id",
+    "key_system",
+    "session_type",
+    "init_data_type",
+    "init_data",
+    "ldl_state",
+    "response",
+    "key_id",
+    "header",
+    "certificate",
+    "cdm_session_id",
+    "metadata",
+    "shm",
+    "data",
+    "timeout_s",
+]
+
+
+def _param_values() -> object:
+    from hypothesis import strategies as st
+
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers(-3, 3)
+        | st.integers()
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.sampled_from(["org.w3.clearkey", "keyids", "cenc", "AAAAAAAAAAAAAAAAAAAAAA==", "%"])
+        | st.text(max_size=20)
+    )
+    return st.recursive(
+        scalars,
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(st.sampled_from(["offset", "length", "iv", "cipher_mode"]), inner)
+        ),
+        max_leaves=6,
+    )
+
+
+def test_fuzzed_params_for_every_method_never_hurt_the_server(
+    module_server: ServerProcess,
+) -> None:
+    from drmkit.ipc.dispatcher import Dispatcher
+    from drmkit.server.methods import register_client_methods
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    rpc: Dispatcher[object] = Dispatcher()
+    register_client_methods(rpc)  # type: ignore[arg-type]
+    methods = [m for m in rpc.methods if m != "ping"]
+    connection = RawConnection(module_server.socket_path)
+    # A MediaKeys and a session to aim at, so that some calls get past the handle check.
+    handle = connection.call("create_media_keys", {"key_system": "org.w3.clearkey"})["result"][
+        "media_keys_handle"
+    ]
+    connection.call("create_key_session", {"media_keys_handle": handle})
+
+    @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(
+        st.sampled_from(methods),
+        st.dictionaries(st.sampled_from(PARAM_NAMES), _param_values(), max_size=5),  # type: ignore[arg-type]
+    )
+    def call(method: str, params: dict[str, object]) -> None:
+        reply = connection.call(method, params)
+        if "error" in reply:
+            code = reply["error"]["code"]
+            assert code in (-32602, -32600) or 1001 <= code <= 1007, reply
+        else:
+            assert "result" in reply
+
+    try:
+        call()
+        assert "result" in connection.call("get_state")
+    finally:
+        connection.close()
+    after = _baseline(module_server)
+    assert after["connections"] == after["media_keys"] == after["key_sessions"] == 0
