@@ -98,3 +98,33 @@ async def test_slow_cdm_call_times_out_with_a_typed_error(
         factory._settings = original
     # The late call still completes in order; the session keeps working.
     assert await session.contains_key(next(iter(keys)))
+
+
+async def test_queued_jobs_run_back_to_back_on_one_thread() -> None:
+    loop = asyncio.get_running_loop()
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        executor = SerialExecutor(loop, pool)
+        gate = threading.Event()
+        first = executor.submit(gate.wait)
+        rest = [executor.submit(threading.get_ident) for _ in range(10)]
+        gate.set()
+        await first
+        threads = set(await asyncio.gather(*rest))
+    assert len(threads) == 1  # one hand-over to the pool for the whole queue
+
+
+async def test_a_busy_executor_yields_the_pool_thread_to_others() -> None:
+    from drmkit.core.executor import MAX_JOBS_PER_TURN
+
+    loop = asyncio.get_running_loop()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        busy, other = SerialExecutor(loop, pool), SerialExecutor(loop, pool)
+        order: list[str] = []
+        gate = threading.Event()
+        jobs = [busy.submit(gate.wait)]
+        jobs += [busy.submit(lambda: order.append("busy")) for _ in range(3 * MAX_JOBS_PER_TURN)]
+        jobs.append(other.submit(lambda: order.append("other")))
+        gate.set()
+        await asyncio.gather(*jobs)
+    assert order.index("other") <= MAX_JOBS_PER_TURN  # not behind all of the busy queue
+    assert busy.idle and other.idle

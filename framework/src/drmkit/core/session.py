@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -328,32 +328,70 @@ class KeySession:
         when the CDM fails (no usable key, wrong key id, ...).
         """
         self._check_alive(allow_deferred=True)
-        try:
-            view = memoryview(buffer)
-        except TypeError as exc:
-            raise InvalidInputError(f"decrypt buffer is not bytes-like: {exc}") from None
-        if view.readonly:
-            raise InvalidInputError("decrypt buffer is read-only")
-        if not isinstance(params, DecryptParams):
-            raise InvalidInputError("params must be a DecryptParams")
-        if view.nbytes == 0:
+        view = _sample_view(buffer, params)
+        if view is None:
             return
-        view = view.cast("B") if view.format != "B" or view.ndim != 1 else view
         held_by_caller = self._refs > 0 and (self._close_pending or self._release_pending)
         if not held_by_caller:
             self.acquire_decrypt_reference()
         try:
             await self._run("drm_decrypt", buffer=view, params=params)
         except DrmError as exc:
-            if not self._decrypt_error_logged:
-                self._decrypt_error_logged = True
-                log.warning("decrypt failed in session %d: %s", self.id, exc)
+            self._log_decrypt_error(exc)
             raise
         else:
             self._decrypt_error_logged = False
         finally:
             if not held_by_caller:
                 self.release_decrypt_reference()
+
+    async def decrypt_many(self, samples: Iterable[tuple[Any, DecryptParams]]) -> None:
+        """Decrypt several samples in place, in order, as one job of the session's worker.
+
+        ``samples`` holds ``(buffer, params)`` pairs, each as :meth:`decrypt` takes them. Every
+        sample still goes through the key system's ``drm_decrypt`` hook (one hook call each, with
+        the metrics and logging wrappers); what is saved is the hand-over to the worker thread and
+        back, once per batch instead of once per sample. All pairs are checked before any is
+        decrypted; the first failing sample stops the batch with the error :meth:`decrypt` would
+        raise (samples before it are decrypted, later ones untouched; a note on the exception
+        names the sample's index). Holds a decrypt reference for the duration.
+        """
+        self._check_alive(allow_deferred=True)
+        batch: list[tuple[int, memoryview, DecryptParams]] = []
+        for index, (buffer, params) in enumerate(samples):
+            view = _sample_view(buffer, params)
+            if view is not None:
+                batch.append((index, view, params))
+        if not batch:
+            return
+        held_by_caller = self._refs > 0 and (self._close_pending or self._release_pending)
+        if not held_by_caller:
+            self.acquire_decrypt_reference()
+        try:
+            future = self._executor.submit(partial(self._decrypt_batch_on_worker, batch))
+            await self._media_keys._wait(future, "drm_decrypt")
+        except DrmError as exc:
+            self._log_decrypt_error(exc)
+            raise
+        else:
+            self._decrypt_error_logged = False
+        finally:
+            if not held_by_caller:
+                self.release_decrypt_reference()
+
+    def _decrypt_batch_on_worker(self, batch: list[tuple[int, memoryview, DecryptParams]]) -> None:
+        call = self._call_on_worker
+        for index, view, params in batch:
+            try:
+                call("drm_decrypt", {"buffer": view, "params": params})
+            except DrmError as exc:
+                exc.add_note(f"sample {index} of a batch of {len(batch)}")
+                raise
+
+    def _log_decrypt_error(self, error: DrmError) -> None:
+        if not self._decrypt_error_logged:  # once per failing streak, not once per sample
+            self._decrypt_error_logged = True
+            log.warning("decrypt failed in session %d: %s", self.id, error)
 
     # -- decrypt references (deferral of close and release) ----------------------------------
 
@@ -538,3 +576,18 @@ class KeySession:
 
 def _nothing() -> None:
     return None
+
+
+def _sample_view(buffer: Any, params: DecryptParams) -> memoryview | None:
+    """Check one sample of a decrypt call; return its flat byte view (``None``: empty, skip)."""
+    try:
+        view = memoryview(buffer)
+    except TypeError as exc:
+        raise InvalidInputError(f"decrypt buffer is not bytes-like: {exc}") from None
+    if view.readonly:
+        raise InvalidInputError("decrypt buffer is read-only")
+    if not isinstance(params, DecryptParams):
+        raise InvalidInputError("params must be a DecryptParams")
+    if view.nbytes == 0:
+        return None
+    return view.cast("B") if view.format != "B" or view.ndim != 1 else view

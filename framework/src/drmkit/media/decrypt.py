@@ -1,9 +1,11 @@
 """Decrypting a parsed file in place through a key session of the core, and writing it clear.
 
-Every protected sample goes through :meth:`drmkit.core.KeySession.decrypt` with its own metadata
+Every protected sample goes to the key session's ``drm_decrypt`` hook with its own metadata
 (scheme, IV or constant IV, subsamples, pattern, KID) as a memory view of the one input buffer: no
-sample is copied on its way to the CDM. The whole run holds a decrypt reference on the session, so
-a ``close()`` or ``release()`` that arrives meanwhile is deferred until the last sample is done.
+sample is copied on its way to the CDM. Samples travel in batches of a few MB through
+:meth:`drmkit.core.KeySession.decrypt_many` (one hand-over to the session's worker thread per
+batch, not per sample). The whole run holds a decrypt reference on the session, so a ``close()`` or
+``release()`` that arrives meanwhile is deferred until the last sample is done.
 """
 
 from __future__ import annotations
@@ -31,9 +33,13 @@ if TYPE_CHECKING:
     from drmkit.core import KeySession, MediaKeys, MediaKeysFactory
 
 CLEARKEY = "org.w3.clearkey"
-#: Decrypts queued ahead of the one awaited: the session's serial executor starts the next
-#: queued job as soon as one finishes, saving a loop round trip per sample.
-PIPELINE_DEPTH = 16
+#: A batch (one worker job) ends once it holds this many bytes or :data:`BATCH_SAMPLES` samples:
+#: big enough that the hand-over to the worker is noise, small enough for a smooth progress bar.
+BATCH_BYTES = 4 * 1024 * 1024
+BATCH_SAMPLES = 512
+#: Batches queued ahead of the one awaited: the session's serial executor runs queued jobs back
+#: to back, so the worker never waits for the loop between batches.
+PIPELINE_DEPTH = 2
 #: Key sessions ``drmkit decrypt`` shares the samples over by default, and at most.
 DEFAULT_SESSIONS = 2
 MAX_SESSIONS = 16
@@ -193,7 +199,10 @@ async def decrypt_samples(
     modes = {m.value: m for m in CipherMode}
     unkeyed: bytes | None = None
     async with session.decrypt_reference():
-        pending: list[tuple[asyncio.Task[None], int]] = []
+        pending: list[tuple[asyncio.Task[None], list[int]]] = []
+        batch: list[tuple[memoryview, DecryptParams]] = []
+        sizes: list[int] = []
+        batch_bytes = 0
         for sample in samples:
             key_id = sample.key_id
             if not any(key_id):
@@ -207,24 +216,31 @@ async def decrypt_samples(
                 cast(Sequence[Subsample], sample.subsamples or ()),
                 Pattern(sample.crypt_byte_block, sample.skip_byte_block),
             )
-            task = asyncio.ensure_future(
-                session.decrypt(view[sample.offset : sample.offset + sample.size], params)
-            )
-            pending.append((task, sample.size))
-            if len(pending) >= PIPELINE_DEPTH:
-                await _drain(pending, PIPELINE_DEPTH // 2, progress)
+            batch.append((view[sample.offset : sample.offset + sample.size], params))
+            sizes.append(sample.size)
+            batch_bytes += sample.size
+            if batch_bytes >= BATCH_BYTES or len(batch) >= BATCH_SAMPLES:
+                pending.append((asyncio.ensure_future(session.decrypt_many(batch)), sizes))
+                batch, sizes, batch_bytes = [], [], 0
+                if len(pending) >= PIPELINE_DEPTH:
+                    await _drain(pending, PIPELINE_DEPTH - 1, progress)
+        if batch:
+            pending.append((asyncio.ensure_future(session.decrypt_many(batch)), sizes))
         await _drain(pending, 0, progress)
 
 
 async def _drain(
-    pending: list[tuple[asyncio.Task[None], int]], keep: int, progress: ProgressCallback | None
+    pending: list[tuple[asyncio.Task[None], list[int]]],
+    keep: int,
+    progress: ProgressCallback | None,
 ) -> None:
     try:
         while len(pending) > keep:
-            task, size = pending.pop(0)
+            task, sizes = pending.pop(0)
             await task
             if progress is not None:
-                progress(size)
+                for size in sizes:
+                    progress(size)
     except BaseException:
         for task, _ in pending:
             task.cancel()
