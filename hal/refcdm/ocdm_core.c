@@ -242,7 +242,11 @@ OpenCDMError opencdm_construct_session(struct OpenCDMSystem* system, const Licen
     /* Registered (and locked) before anything is queued: a callback that arrives while construct
      * is still running must find a valid session. */
     pthread_mutex_lock(&s->mu);
-    rc_registry_add_session(s);
+    if (rc_registry_add_session(s)) {
+        pthread_mutex_unlock(&s->mu);
+        rc_session_free(s);
+        return ERROR_OUT_OF_MEMORY;
+    }
     OpenCDMError rc =
         rc_ks_construct(s, initDataType ? initDataType : "", initData, initDataLength);
     pthread_mutex_unlock(&s->mu);

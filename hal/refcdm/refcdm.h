@@ -185,7 +185,9 @@ struct OpenCDMSystem {
 
 struct OpenCDMSession {
     uint32_t magic;
-    struct OpenCDMSession* next; /* registry link (g_lock) */
+    struct OpenCDMSession* next; /* registry list, newest first (g_lock) */
+    struct OpenCDMSession* prev; /* (g_lock) */
+    uint64_t reg_seq;            /* registration order, for rc_session_find (g_lock) */
     int refs;                    /* internal references (g_lock) */
     int user_refs;               /* construct + get_session AddRefs (g_lock) */
     int dead;                    /* destructed: callbacks revoked (g_lock) */
@@ -236,7 +238,8 @@ int rc_system_registered_locked(const struct OpenCDMSystem* sys);
 struct OpenCDMSession* rc_session_find(const char* id);
 /* Sets s->id (under g_lock) unless another live session of the key system has it: 0 or -1. */
 int rc_session_claim_id(struct OpenCDMSession* s, const char* id);
-void rc_registry_add_session(struct OpenCDMSession* s);
+/* Registers a new session (0), or -1 when the registry cannot grow (nothing changed). */
+int rc_registry_add_session(struct OpenCDMSession* s);
 void rc_registry_add_system(struct OpenCDMSystem* sys);
 int rc_registry_remove_system(struct OpenCDMSystem* sys); /* 0, or -1 if not registered */
 /* opencdm_destruct_session: Release; at zero revoke callbacks, wait for in-flight ones, free. */

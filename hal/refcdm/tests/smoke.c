@@ -915,6 +915,68 @@ static void test_injection_and_destruct(void) {
     expect_stats_zero();
 }
 
+/* Registry at scale: handle validation, id lookups and destruct in any order with many live
+ * sessions (hash tables with backward-shift deletion and growth); ids are never reused. */
+static void test_many_sessions(void) {
+    enum { N = 1500 };
+    rec_t r;
+    rec_init(&r);
+    struct OpenCDMSystem* sys = opencdm_create_system("org.w3.clearkey");
+    struct OpenCDMSession** s = calloc(N, sizeof *s);
+    char(*ids)[32] = calloc(N, sizeof *ids);
+    uint8_t kid[16];
+    unhex(KID_HEX, kid);
+    for (int i = 0; i < N; i++) {
+        s[i] = clearkey_session(sys, &r, Temporary);
+        snprintf(ids[i], sizeof ids[i], "%s", opencdm_session_id(s[i]));
+        CHECK(ids[i][0] != '\0');
+        if (i) CHECK(atoi(ids[i]) > atoi(ids[i - 1]));
+    }
+    char reply[256], cmd[128];
+    /* the oldest session holds the only usable key: found by key id behind all the newer ones */
+    char lic[512];
+    license_for(KEY_HEX, lic, sizeof lic);
+    CHECK(opencdm_get_session(kid, 16, 0) == NULL);
+    CHECK(opencdm_session_update(s[0], (const uint8_t*)lic, (uint16_t)strlen(lic)) == ERROR_NONE);
+    struct OpenCDMSession* found = opencdm_get_session(kid, 16, 0);
+    CHECK(found == s[0]);
+    if (found) CHECK(opencdm_destruct_session(found) == ERROR_NONE); /* its AddRef */
+    /* destruct two thirds in a scattered order; the rest must stay valid and findable by id */
+    for (int k = 0; k < N; k++) {
+        int i = (int)(((long)k * 7919) % N);
+        if (i % 3 == 0) continue;
+        CHECK(opencdm_destruct_session(s[i]) == ERROR_NONE);
+        CHECK(opencdm_session_has_key_id(s[i], 16, kid) == 0);
+        CHECK(opencdm_destruct_session(s[i]) == ERROR_INVALID_SESSION);
+        CHECK(opencdm_session_status(s[i], kid, 16) == InternalError);
+        CHECK(strcmp(opencdm_session_id(s[i]), "") == 0);
+        snprintf(cmd, sizeof cmd, "{\"op\":\"renewal\",\"session_id\":\"%s\"}", ids[i]);
+        CHECK(control(cmd, reply, sizeof reply) == ERROR_INVALID_SESSION);
+    }
+    for (int i = 0; i < N; i += 3) {
+        CHECK(opencdm_session_has_key_id(s[i], 16, kid) == 1);
+        CHECK(strcmp(opencdm_session_id(s[i]), ids[i]) == 0);
+        if (i % 300 == 0) {
+            snprintf(cmd, sizeof cmd, "{\"op\":\"renewal\",\"session_id\":\"%s\"}", ids[i]);
+            CHECK(control(cmd, reply, sizeof reply) == ERROR_NONE);
+        }
+    }
+    snprintf(cmd, sizeof cmd, "{\"op\":\"stats\"}");
+    CHECK(control(cmd, reply, sizeof reply) == 0);
+    snprintf(cmd, sizeof cmd, "\"sessions\":%d,", (N + 2) / 3);
+    CHECK(strstr(reply, cmd) != NULL);
+    /* new sessions get fresh ids, above every id handed out before */
+    struct OpenCDMSession* extra = clearkey_session(sys, &r, Temporary);
+    CHECK(atoi(opencdm_session_id(extra)) > atoi(ids[N - 1]));
+    CHECK(opencdm_destruct_session(extra) == ERROR_NONE);
+    for (int i = 0; i < N; i += 3) CHECK(opencdm_destruct_session(s[i]) == ERROR_NONE);
+    CHECK(opencdm_destruct_system(sys) == ERROR_NONE);
+    free(s);
+    free(ids);
+    rec_free(&r);
+    expect_stats_zero();
+}
+
 static void test_null_args(void) {
     CHECK(opencdm_create_system(NULL) == NULL);
     CHECK(opencdm_create_system("com.example.none") == NULL);
@@ -936,6 +998,7 @@ int main(void) {
     test_legacy_playready();
     test_netflix();
     test_injection_and_destruct();
+    test_many_sessions();
     test_threads();
     test_fork();
     test_quirks();
