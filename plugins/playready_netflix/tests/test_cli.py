@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 DRMKIT = str(Path(sys.executable).with_name("drmkit"))
 
 
@@ -62,12 +60,10 @@ def test_demo_netflix_wrong_key_is_caught_by_the_header_checksum(tmp_path: Path)
     assert "CHECKSUM" in failed[0]["detail"]
 
 
-@pytest.mark.parametrize("name", ["ms_playready_header_spec_v40_pro", "wpt_mp4_basic_wv_pr"])
-def test_inspect_shows_decoded_playready_headers(
-    tmp_path: Path, vectors_dir: Path, name: str
-) -> None:
+def test_inspect_shows_decoded_playready_headers(tmp_path: Path, vectors_dir: Path) -> None:
     samples = json.loads((vectors_dir / "initdata" / "initdata_samples.json").read_text())
-    sample = next(s for s in samples if s["name"] == name)
+    # Widevine and PlayReady boxes; the LA_URL holds an XML entity (shown unescaped).
+    sample = next(s for s in samples if s["name"] == "wpt_mp4_basic_wv_pr")
     env = fresh_env(tmp_path) | {"DRMKIT_PLUGINS__ENABLED": '["playready_netflix"]'}
     result = subprocess.run(
         [DRMKIT, "inspect", "--init-data", sample["base64"], "--json"],

@@ -186,3 +186,14 @@ def test_dpi_needs_a_netflix_media_keys(drmkit_container: Container) -> None:
                 NetflixDpi(media_keys, runner)
         finally:
             runner.run(factory.destroy_all())
+
+
+def test_dpi_session_closed_when_collected(dpi: NetflixDpi, refcdm: RefCdmControl) -> None:
+    import gc
+
+    baseline = refcdm.stats()["sessions"]
+    session = licensed(dpi, new_keys(1))
+    assert refcdm.stats()["sessions"] == baseline + 1
+    del session
+    gc.collect()
+    assert refcdm.stats()["sessions"] == baseline

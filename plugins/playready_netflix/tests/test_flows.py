@@ -6,6 +6,7 @@ MediaKeys on the bundled reference CDM, ``refcdm`` is its test control.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator
 from typing import Any
@@ -40,6 +41,8 @@ from drmkit_playready_netflix.initdata import build_playready_object, build_pssh
 from drmkit_playready_netflix.license_helper import PlayReadyLicenseHelper
 from drmkit_playready_netflix.licenses import build_test_license, parse_challenge
 from drmkit_playready_netflix.session_state import PlayReadySessionState
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 NETFLIX = "com.netflix.playready"
 PLAYREADY = "com.microsoft.playready"
@@ -417,3 +420,12 @@ def _b64url(raw: bytes) -> bytes:
     import base64
 
     return base64.urlsafe_b64encode(raw).rstrip(b"=")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=200), st.sampled_from([b"", b'{"drmkit_test_license":1,']))
+def test_fuzz_license_check_never_crashes(body: bytes, prefix: bytes) -> None:
+    from drmkit_playready_netflix.licenses import check_test_license
+
+    with contextlib.suppress(InvalidLicenseError):
+        check_test_license(prefix + body, frozenset({NETFLIX}))
