@@ -197,3 +197,30 @@ def test_dpi_session_closed_when_collected(dpi: NetflixDpi, refcdm: RefCdmContro
     del session
     gc.collect()
     assert refcdm.stats()["sessions"] == baseline
+
+
+def test_dpi_over_the_ipc_client(request: pytest.FixtureRequest) -> None:
+    """The same facade over ``drmkit.client`` against a real ``drmkit serve`` process."""
+    from drmkit.client import MediaKeysClient
+
+    server = request.getfixturevalue("drmkit_session_server")
+    keys = new_keys(1)
+    kid, key = next(iter(keys.items()))
+    with SyncRunner() as runner:
+        client = runner.run(
+            MediaKeysClient.connect(
+                server.socket_path, call_timeout=10, control_socket_path=server.control_path
+            )
+        )
+        try:
+            dpi = NetflixDpi.open(client, runner)
+            with licensed(dpi, keys) as session:
+                assert session.has_license(kid)
+                session.init_decrypt_context_by_kid(kid)
+                plain, iv = os.urandom(128), os.urandom(16)
+                sample = bytearray(encrypt_sample(plain, key, iv, CipherMode.CENC))
+                session.decrypt(sample, DecryptParams(CipherMode.CENC, b"", iv))
+                assert bytes(sample) == plain
+            dpi.close()
+        finally:
+            runner.run(client.close())
