@@ -18,7 +18,9 @@ def demo(
     key_system: Annotated[
         str,
         typer.Option(
-            "--key-system", "-k", help="Key system to demonstrate; must be enabled and served."
+            "--key-system",
+            "-k",
+            help="Key system to demonstrate (its plugin enabled, or installed if none configured).",
         ),
     ] = "org.w3.clearkey",
     as_json: Annotated[

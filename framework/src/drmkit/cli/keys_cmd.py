@@ -91,7 +91,7 @@ def generate(
 def list_keys(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON, keys included.")] = False,
 ) -> None:
-    """List stored key ids (the table hides keys; ``--json`` includes them for scripts)."""
+    """List stored key ids (the table hides keys; --json includes them for scripts)."""
     from rich.table import Table
 
     from drmkit.license_server import KeyStoreError
