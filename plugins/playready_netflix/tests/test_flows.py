@@ -370,7 +370,7 @@ async def test_playready_refuses_ldl_and_repeat_requests(playready: MediaKeys) -
     init_data = header(new_keys())
     with pytest.raises(NotSupportedError):
         await session.generate_request("drmheader", init_data, LimitedDurationLicense.ENABLED)
-    await session.generate_request("drmheader", init_data)
+    await session.generate_request("drmheader", init_data, LimitedDurationLicense.DISABLED)
     with pytest.raises(InvalidStateError):
         await session.generate_request("drmheader", init_data)
 

@@ -164,7 +164,7 @@ class PlayReadyNetflixPlugin(OcdmKeySystemPlugin):
         parsed = parse_init_data(init_data_type, init_data)
         state = _state(session)
         if session.key_system != NETFLIX:
-            if ldl_state is not LimitedDurationLicense.NOT_SPECIFIED:
+            if ldl_state is LimitedDurationLicense.ENABLED:  # DISABLED asks for nothing special
                 raise NotSupportedError(
                     f"limited-duration licenses are requested through {NETFLIX} sessions"
                 )
