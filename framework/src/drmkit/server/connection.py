@@ -232,14 +232,17 @@ class ClientConnection:
             return
         self.closed = True
         self._socket.close()
-        self.server.connection_closed(self)
-        await self.destroy_media_keys()
-        if self._tasks:
-            # Calls still running in the CDM finish (bounded by the core's operation timeout);
-            # their replies go nowhere. Shared memory stays mapped until they are done.
-            timeout = self.server.factory.operation_timeout + 1.0
-            await asyncio.wait(list(self._tasks), timeout=timeout)
-        await self.release_region()
+        try:
+            await self.destroy_media_keys()
+            if self._tasks:
+                # Calls still running in the CDM finish (bounded by the core's operation
+                # timeout); their replies go nowhere. Shared memory stays mapped until then.
+                timeout = self.server.factory.operation_timeout + 1.0
+                await asyncio.wait(list(self._tasks), timeout=timeout)
+            await self.release_region()
+        finally:
+            # Counted as a connection until everything it owned is freed (idle means idle).
+            self.server.connection_closed(self)
 
     async def release_region(self) -> None:
         """Unmap the shared memory once no decrypt uses it any more."""
