@@ -34,19 +34,18 @@ class MetricsPlugin:
             buckets=_BUCKETS,
         )
         # Labelled children are looked up once: ``labels()`` takes a lock and hashes every call.
-        self._counters: dict[tuple[str, str, str], Any] = {}
-        self._histograms: dict[tuple[str, str], Any] = {}
+        # One lookup per call finds both (the counter of the outcome, the operation's histogram).
+        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
         install_wrappers(self, self.observe)
 
     def observe(self, key_system: str, operation: str, outcome: str, seconds: float) -> None:
         """Record one call."""
-        counter = self._counters.get((key_system, operation, outcome))
-        if counter is None:
-            counter = self.operations.labels(key_system, operation, outcome)
-            self._counters[(key_system, operation, outcome)] = counter
-        counter.inc()
-        histogram = self._histograms.get((key_system, operation))
-        if histogram is None:
-            histogram = self.duration.labels(key_system, operation)
-            self._histograms[(key_system, operation)] = histogram
-        histogram.observe(seconds)
+        children = self._children.get((key_system, operation, outcome))
+        if children is None:
+            children = (
+                self.operations.labels(key_system, operation, outcome),
+                self.duration.labels(key_system, operation),
+            )
+            self._children[(key_system, operation, outcome)] = children
+        children[0].inc()
+        children[1].observe(seconds)

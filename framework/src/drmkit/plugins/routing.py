@@ -42,10 +42,51 @@ def is_firstresult(name: str) -> bool:
     return bool(opts.get("firstresult"))
 
 
+class _HookPlan:
+    """Calls one routed hook through pluggy's executor with its implementations cached.
+
+    pluggy's ``HookCaller.__call__`` re-filters a subset caller's implementations, copies them and
+    re-checks the arguments on every call; routed hooks run on every CDM operation (every sample
+    decrypt), so the filtered list is cached here and refreshed whenever the registrations change
+    (the caller's underlying implementation list then differs from the one last seen). Falls back
+    to the plain call should pluggy's internals ever change shape.
+    """
+
+    __slots__ = ("_cache", "_defaults", "_execute", "_source", "caller", "firstresult", "name")
+
+    def __init__(self, caller: Any, firstresult: bool) -> None:
+        self.caller = caller
+        self.name: str = caller.name
+        self.firstresult = firstresult
+        spec = caller.spec
+        defaults = getattr(spec, "kwargdefaults", None) if spec is not None else None
+        self._defaults: dict[str, object] | None = dict(defaults) if defaults else None
+        # A subset caller reads its original caller's list; with nothing to remove, pluggy hands
+        # out the original caller itself.
+        original = getattr(caller, "_orig", caller)
+        self._source: list[Any] | None = getattr(original, "_hookimpls", None)
+        self._execute: Any = getattr(caller, "_hookexec", None)
+        # (the implementation list last seen, the subset called): replaced whole, so that a
+        # worker thread never pairs a new registration snapshot with an old subset.
+        self._cache: tuple[list[Any], list[Any]] | None = None
+
+    def __call__(self, kwargs: dict[str, Any]) -> Any:
+        source, execute = self._source, self._execute
+        if source is None or execute is None:
+            return self.caller(**kwargs)
+        cache = self._cache
+        if cache is None or cache[0] != source:  # identity-wise compare of a few items
+            cache = (list(source), self.caller.get_hookimpls())
+            self._cache = cache
+        if self._defaults:
+            kwargs = {**self._defaults, **kwargs}
+        return execute(self.name, cache[1], kwargs, self.firstresult)
+
+
 class KeySystemRoute:
     """Calls the hooks of one key system's plugin (with the cross-cutting wrappers)."""
 
-    __slots__ = ("_callers", "_firstresult", "_implemented", "info", "plugin_name")
+    __slots__ = ("_callers", "_firstresult", "_implemented", "_plans", "info", "plugin_name")
 
     def __init__(
         self,
@@ -61,6 +102,7 @@ class KeySystemRoute:
         self._callers: dict[str, Any] = {}
         self._implemented: set[str] = set()
         self._firstresult: set[str] = set()
+        self._plans: dict[str, _HookPlan] = {}
         for name in ROUTED_HOOKS:
             caller = pm.subset_hook_caller(name, remove_plugins=remove)
             self._callers[name] = caller
@@ -68,6 +110,7 @@ class KeySystemRoute:
                 self._implemented.add(name)
             if is_firstresult(name):
                 self._firstresult.add(name)
+            self._plans[name] = _HookPlan(caller, name in self._firstresult)
 
     @property
     def key_system(self) -> str:
@@ -98,13 +141,14 @@ class KeySystemRoute:
             raise InterfaceNotImplementedError(
                 f"{self.info.key_system} ({self.plugin_name}) does not implement {hook}"
             )
+        plan = self._plans[hook]
         try:
-            result = self._callers[hook](**kwargs)
+            result = plan(kwargs)
         except DrmError:
             raise
         except Exception as exc:
             raise translate_exception(exc, f"{self.plugin_name}.{hook}") from exc
-        if hook in self._firstresult:
+        if plan.firstresult:
             if result is None:
                 raise InterfaceNotImplementedError(
                     f"{self.info.key_system} ({self.plugin_name}) gave no answer to {hook}"
