@@ -6,6 +6,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from drmkit.container import Container
@@ -199,14 +200,14 @@ def test_dpi_session_closed_when_collected(dpi: NetflixDpi, refcdm: RefCdmContro
     assert refcdm.stats()["sessions"] == baseline
 
 
-def test_dpi_over_the_ipc_client(request: pytest.FixtureRequest) -> None:
+def test_dpi_over_the_ipc_client(tmp_path: Path) -> None:
     """The same facade over ``drmkit.client`` against a real ``drmkit serve`` process."""
     from drmkit.client import MediaKeysClient
+    from drmkit.testing.ipc import ServerProcess
 
-    server = request.getfixturevalue("drmkit_session_server")
     keys = new_keys(1)
     kid, key = next(iter(keys.items()))
-    with SyncRunner() as runner:
+    with ServerProcess(tmp_path, plugins=["playready_netflix"]) as server, SyncRunner() as runner:
         client = runner.run(
             MediaKeysClient.connect(
                 server.socket_path, call_timeout=10, control_socket_path=server.control_path
