@@ -184,14 +184,22 @@ struct OpenCDMSystem {
 };
 
 struct OpenCDMSession {
+    /* Fields every call touches (handle check, reference, lock, key lookup) come first, so that a
+     * call on one of thousands of sessions (not in cache) reads as few cache lines as possible. */
     uint32_t magic;
+    int refs;           /* internal references (g_lock) */
+    int user_refs;      /* construct + get_session AddRefs (g_lock) */
+    int dead;           /* destructed: callbacks revoked (g_lock) */
+    int free_on_zero;   /* destructed from the worker thread (g_lock) */
+    pthread_mutex_t mu; /* guards `keys` .. `closed` and everything after `ud` */
+    rc_key* keys;
+    unsigned nkeys;
+    unsigned capkeys;
+    int closed;
+
     struct OpenCDMSession* next; /* registry list, newest first (g_lock) */
     struct OpenCDMSession* prev; /* (g_lock) */
     uint64_t reg_seq;            /* registration order, for rc_session_find (g_lock) */
-    int refs;                    /* internal references (g_lock) */
-    int user_refs;               /* construct + get_session AddRefs (g_lock) */
-    int dead;                    /* destructed: callbacks revoked (g_lock) */
-    int free_on_zero;            /* destructed from the worker thread (g_lock) */
 
     rc_ks ks;
     char ks_name[64];
@@ -201,11 +209,6 @@ struct OpenCDMSession {
     OpenCDMSessionCallbacks* cbs;
     void* ud;
 
-    pthread_mutex_t mu; /* guards everything below */
-    rc_key* keys;
-    unsigned nkeys;
-    unsigned capkeys;
-    int closed;
     int removed;
     int loadable;        /* constructed with "persistent-session-id" */
     OpenCDMError last_error;
