@@ -20,8 +20,8 @@ MKS design, selected by key system):
 - ``close`` is ``cancel_challenge_data`` then ``clean_decrypt_context``; both are attempted and a
   failure of either fails the close (Rialto only logs it: hazard "hidden failure on extended
   close");
-- ``select_key_id`` reaches the CDM only when the key changes; a sample naming a key selects it
-  first (Rialto's decryptor); a sample without a key id uses the selected key.
+- ``select_key_id`` reaches the CDM only when the binding changes; a sample naming a key binds it
+  first (Rialto's decryptor); a sample without a key id uses the application's selected key.
 
 Everything not listed here comes from :class:`drmkit.ocdm.OcdmKeySystemPlugin`.
 """
@@ -259,36 +259,45 @@ class PlayReadyNetflixPlugin(OcdmKeySystemPlugin):
                 call()
             except OcdmCallError as exc:
                 failures.append(f"{name} failed: {exc}")
-        state.selected_key_id = None
+        state.selected_key_id = state.bound_key_id = None
         state.cleaned = True
         if failures:
             raise FailError("closing the Netflix session: " + "; ".join(failures))
 
     @hookimpl
     def drm_select_key_id(self, session: SessionContext, key_id: bytes) -> None:
-        """``opencdm_session_select_key_id``, skipped when the key is already selected."""
-        self._select(session, key_id)
+        """Select the key samples without a key id use; the CDM is called only on a change."""
+        _check_key_id(key_id)
+        self._bind(session, key_id)
+        _state(session).selected_key_id = bytes(key_id)
 
-    def _select(self, session: SessionContext, key_id: bytes) -> None:
-        if len(key_id) != 16:
-            raise InvalidKeyIdError(f"PlayReady key ids are 16 bytes, not {len(key_id)}")
+    def _bind(self, session: SessionContext, key_id: bytes) -> None:
+        """Bind the CDM's decrypt context to ``key_id`` unless it is bound to it already."""
         state = _state(session)
-        if state.selected_key_id == key_id:
+        if state.bound_key_id == key_id:
             return
         self._cdm(session).select_key_id(key_id)
-        state.selected_key_id = bytes(key_id)
+        state.bound_key_id = bytes(key_id)
         state.cleaned = False
 
     @hookimpl
     def drm_decrypt(
         self, session: SessionContext, buffer: memoryview, params: DecryptParams
     ) -> None:
-        """Netflix: a sample's key id is selected first; without one, the selected key is used."""
+        """Netflix: a sample's key id is bound first; without one, the selected key is bound.
+
+        The application's selection (``select_key_id``) and the CDM's binding are kept apart, so
+        a sample naming another key never changes which key later samples without a key id use.
+        """
         if session.key_system == NETFLIX:
             if params.key_id:
-                self._select(session, params.key_id)
-            elif _state(session).selected_key_id is None:
-                raise FailError("the sample names no key and no key is selected")
+                _check_key_id(params.key_id)
+                self._bind(session, params.key_id)
+            else:
+                selected = _state(session).selected_key_id
+                if selected is None:
+                    raise FailError("the sample names no key and no key is selected")
+                self._bind(session, selected)
         super().drm_decrypt(session, buffer, params)
 
     # -- discovery ---------------------------------------------------------------------------
@@ -313,6 +322,11 @@ class PlayReadyNetflixPlugin(OcdmKeySystemPlugin):
     def drm_license_helper(self, key_system: str) -> PlayReadyLicenseHelper:
         """Return the test-license builder for the reference CDM's PlayReady simulations."""
         return PlayReadyLicenseHelper(key_system)
+
+
+def _check_key_id(key_id: bytes) -> None:
+    if len(key_id) != 16:
+        raise InvalidKeyIdError(f"PlayReady key ids are 16 bytes, not {len(key_id)}")
 
 
 def _state(session: SessionContext) -> PlayReadySessionState:

@@ -29,17 +29,19 @@ PROPERTIES_URL = "properties"
 class PlayReadySessionState(OcdmSessionState):
     """What the plugin keeps per session (``session.state``).
 
-    ``selected_key_id`` is the key the CDM's decrypt context is bound to (Netflix: set by
-    ``select_key_id``, dropped by ``clean_decrypt_context``); ``init_data`` the parsed header the
-    session was built with (or last given by ``set_drm_header``).
+    ``selected_key_id`` is the key the application selected (samples without a key id use it);
+    ``bound_key_id`` the key the CDM's decrypt context is bound to (a sample naming a key binds
+    that one; ``clean_decrypt_context`` drops both); ``init_data`` the parsed header the session
+    was built with (or last given by ``set_drm_header``).
     """
 
-    __slots__ = ("_lock", "cleaned", "init_data", "play_levels", "selected_key_id")
+    __slots__ = ("_lock", "bound_key_id", "cleaned", "init_data", "play_levels", "selected_key_id")
 
     def __init__(self) -> None:
         super().__init__()
         self._lock = threading.Lock()
         self.selected_key_id: bytes | None = None
+        self.bound_key_id: bytes | None = None
         self.init_data: PlayReadyInitData | None = None
         self.play_levels: dict[str, Any] | None = None
         self.cleaned = False
