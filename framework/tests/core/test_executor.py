@@ -128,3 +128,25 @@ async def test_a_busy_executor_yields_the_pool_thread_to_others() -> None:
         await asyncio.gather(*jobs)
     assert order.index("other") <= MAX_JOBS_PER_TURN  # not behind all of the busy queue
     assert busy.idle and other.idle
+
+
+async def test_cancelling_the_caller_is_not_reported_as_a_timeout(
+    media_keys: MediaKeys, license_helper: LicenseHelper, refcdm: RefCdmControl
+) -> None:
+    keys = new_keys()
+    session = await media_keys.create_session()
+    events = session.events()
+    init_type, init_data = license_helper.init_data(list(keys))[0]
+    await session.generate_request(init_type, init_data)
+    request = await next_event(events, LicenseRequest)
+    assert isinstance(request, LicenseRequest)
+    refcdm.inject("update", key_system="org.w3.clearkey", delay_ms=400)
+    task = asyncio.ensure_future(
+        session.update(license_helper.build_license(request.message, keys))
+    )
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # The call itself still ran to its end, in order: the session holds the key afterwards.
+    assert await session.contains_key(next(iter(keys)))
