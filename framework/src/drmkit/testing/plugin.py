@@ -238,25 +238,45 @@ def license_helper(drmkit_container: Container, drmkit_key_system: str) -> Licen
     return helper
 
 
+def _cdm_operation_aliases(container: Container, key_system: str) -> dict[str, str]:
+    """Return the license helper's generic-operation → CDM-call aliases (none if it has none)."""
+    from drmkit.errors import InterfaceNotImplementedError
+
+    try:
+        helper = container.plugin_manager().license_helper(key_system)
+    except InterfaceNotImplementedError:
+        return {}
+    aliases = getattr(helper, "cdm_operation_aliases", None)
+    return dict(aliases) if aliases else {}
+
+
 @pytest.fixture
 def refcdm(
-    request: pytest.FixtureRequest, drmkit_hal: Hal, drmkit_transport: str
+    request: pytest.FixtureRequest,
+    drmkit_hal: Hal,
+    drmkit_transport: str,
+    drmkit_container: Container,
+    drmkit_key_system: str,
 ) -> Iterator[RefCdmControl]:
     """Return the reference CDM's test control (skips on a platform CDM); resets after.
 
-    With the ``ipc`` transport it controls the CDM inside the session server process.
+    With the ``ipc`` transport it controls the CDM inside the session server process. Faults the
+    suite names after generic operations follow the key system's license helper's
+    ``cdm_operation_aliases`` (a mapping such as ``{"update": "store_license_data"}``) when it has
+    one, so a key system whose flow uses other CDM calls runs the suite unchanged.
     """
     from drmkit.testing.refcdm import RefCdmControl
 
     if not drmkit_hal.is_reference:
         pytest.skip("needs the bundled reference CDM")
+    aliases = _cdm_operation_aliases(drmkit_container, drmkit_key_system)
     if drmkit_transport == "ipc":
         from drmkit.testing.ipc import RemoteTestControl
 
         server: ServerProcess = request.getfixturevalue("drmkit_session_server")
-        control = RefCdmControl(RemoteTestControl(server.control_path))
+        control = RefCdmControl(RemoteTestControl(server.control_path), aliases)
     else:
-        control = RefCdmControl(drmkit_hal)
+        control = RefCdmControl(drmkit_hal, aliases)
     control.reset()
     try:
         yield control

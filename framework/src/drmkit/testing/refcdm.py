@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 
@@ -13,10 +14,18 @@ class TestControlTarget(Protocol):
 
 
 class RefCdmControl:
-    """Fault injection and statistics of the bundled reference CDM."""
+    """Fault injection and statistics of the bundled reference CDM.
 
-    def __init__(self, hal: TestControlTarget) -> None:
+    ``operation_aliases`` aims faults named after a generic OCDM operation at the CDM call that
+    performs it for the key system under test (e.g. a Netflix PlayReady ``update`` is
+    ``store_license_data``); a license helper declares them as ``cdm_operation_aliases``.
+    """
+
+    def __init__(
+        self, hal: TestControlTarget, operation_aliases: Mapping[str, str] | None = None
+    ) -> None:
         self.hal = hal
+        self.operation_aliases = dict(operation_aliases or {})
 
     def command(self, op: str, **members: Any) -> dict[str, object]:
         """Send one test-control command and return the reply."""
@@ -37,6 +46,7 @@ class RefCdmControl:
         count: int = 1,
     ) -> None:
         """Make the next ``count`` calls of ``operation`` wait, fail and/or call back an error."""
+        operation = self.operation_aliases.get(operation, operation)
         members: dict[str, Any] = {"key_system": key_system, "operation": operation}
         if delay_ms:
             members["delay_ms"] = delay_ms

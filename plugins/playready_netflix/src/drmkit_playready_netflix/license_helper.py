@@ -48,6 +48,17 @@ class PlayReadyLicenseHelper:
         session_id = parse_challenge(request).session_id if request else None
         return build_test_license(self.key_system, session_id, dict(keys))
 
+    @property
+    def cdm_operation_aliases(self) -> dict[str, str]:
+        """Name the CDM calls that perform generic operations (for the conformance kit's faults).
+
+        A Netflix session's ``update`` is ``store_license_data`` and its ``close`` starts with
+        ``cancel_challenge_data``; standard PlayReady uses the generic calls.
+        """
+        if self.key_system != "com.netflix.playready":
+            return {}
+        return {"update": "store_license_data", "close": "cancel_challenge_data"}
+
     def demo_steps(self, steps: Sequence[Any]) -> list[Any]:
         """Adapt ``drmkit demo``'s steps: Netflix runs the DPI flow, PlayReady the generic one."""
         if self.key_system != "com.netflix.playready":
