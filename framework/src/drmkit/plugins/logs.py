@@ -16,8 +16,10 @@ log = logging.getLogger("drmkit.operations")
 class LoggingPlugin:
     """Logs every routed hook call with key system, operation, outcome and duration."""
 
-    def __init__(self) -> None:
-        install_wrappers(self, self.observe)
+    def __init__(self, *, wrap: bool = True) -> None:
+        """``wrap=False``: no hooks of its own (an ``ObservingPlugin`` calls :meth:`observe`)."""
+        if wrap:
+            install_wrappers(self, self.observe)
 
     def observe(self, key_system: str, operation: str, outcome: str, seconds: float) -> None:
         """Log one call."""

@@ -29,6 +29,7 @@ from drmkit.plugins.logs import LoggingPlugin
 from drmkit.plugins.metrics import MetricsPlugin
 from drmkit.plugins.model import InstalledPlugin, KeySystemInfo
 from drmkit.plugins.routing import KeySystemRoute
+from drmkit.plugins.wrappers import ObservingPlugin
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +55,14 @@ class DrmPluginManager:
             self.pm.set_blocked(name)
         if load_entry_points:
             self._load_enabled()
-        self.metrics = MetricsPlugin(self.registry)
+        self.metrics = MetricsPlugin(self.registry, wrap=False)
+        logging_plugin = LoggingPlugin(wrap=False)
         self.pm.register(self.metrics, name="drmkit.metrics")
-        self.pm.register(LoggingPlugin(), name="drmkit.logging")
+        self.pm.register(logging_plugin, name="drmkit.logging")
+        # One wrapper per hook feeds both: half the wrapper cost on every routed call.
+        self.pm.register(
+            ObservingPlugin(self.metrics.observe, logging_plugin.observe), name="drmkit.observers"
+        )
         if self.settings.trace:
             self.pm.trace.root.setwriter(log.debug)
             self.pm.enable_tracing()

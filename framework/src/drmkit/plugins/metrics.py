@@ -18,7 +18,11 @@ _BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0)
 class MetricsPlugin:
     """Counts and times every routed hook call."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, *, wrap: bool = True) -> None:
+        """Create the metrics in ``registry``.
+
+        ``wrap=False``: no hooks of its own (an ``ObservingPlugin`` calls :meth:`observe`).
+        """
         self.registry = registry
         self.operations = Counter(
             "drmkit_operations",
@@ -36,7 +40,8 @@ class MetricsPlugin:
         # Labelled children are looked up once: ``labels()`` takes a lock and hashes every call.
         # One lookup per call finds both (the counter of the outcome, the operation's histogram).
         self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
-        install_wrappers(self, self.observe)
+        if wrap:
+            install_wrappers(self, self.observe)
 
     def observe(self, key_system: str, operation: str, outcome: str, seconds: float) -> None:
         """Record one call."""
