@@ -81,4 +81,6 @@ class EventStream:
 
     async def next(self, timeout: float | None = None) -> KeySessionEvent:
         """Return the next event, waiting at most ``timeout`` seconds (``TimeoutError``)."""
-        return await asyncio.wait_for(self.__anext__(), timeout)
+        # ``asyncio.timeout`` waits in the calling task; ``wait_for`` would start a task per event.
+        async with asyncio.timeout(timeout):
+            return await self.__anext__()
