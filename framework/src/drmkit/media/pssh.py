@@ -131,13 +131,15 @@ def describe_init_data(data: bytes, describe: Describer | None = None) -> dict[s
 def plugin_describer() -> Describer | None:
     """Return the plugins' ``drm_describe_init_data`` hook as a :data:`Describer`, if available.
 
-    The enabled plugins come from the container (settings); when they cannot be loaded, inspection
-    still works and shows system-specific data raw.
+    The enabled plugins come from the settings, loaded by the container's own provider functions
+    (not the container itself, whose import brings in the web stack); when they cannot be loaded,
+    inspection still works and shows system-specific data raw.
     """
     try:
-        from drmkit.container import build_container
+        from drmkit.core.wiring import build_plugin_manager, new_metrics_registry
+        from drmkit.settings import load_settings
 
-        manager = build_container().plugin_manager()
+        manager = build_plugin_manager(load_settings(), new_metrics_registry())
         describe: Describer = manager.describe_init_data
     except Exception:
         return None
