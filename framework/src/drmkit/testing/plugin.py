@@ -274,9 +274,9 @@ def refcdm(
         from drmkit.testing.ipc import RemoteTestControl
 
         server: ServerProcess = request.getfixturevalue("drmkit_session_server")
-        control = RefCdmControl(RemoteTestControl(server.control_path), aliases)
+        control = RefCdmControl(RemoteTestControl(server.control_path), aliases, drmkit_key_system)
     else:
-        control = RefCdmControl(drmkit_hal, aliases)
+        control = RefCdmControl(drmkit_hal, aliases, drmkit_key_system)
     control.reset()
     try:
         yield control

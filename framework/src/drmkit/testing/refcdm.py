@@ -17,15 +17,20 @@ class RefCdmControl:
     """Fault injection and statistics of the bundled reference CDM.
 
     ``operation_aliases`` aims faults named after a generic OCDM operation at the CDM call that
-    performs it for the key system under test (e.g. a Netflix PlayReady ``update`` is
-    ``store_license_data``); a license helper declares them as ``cdm_operation_aliases``.
+    performs it for ``aliased_key_system``, the key system under test (e.g. a Netflix PlayReady
+    ``update`` is ``store_license_data``); a license helper declares them as
+    ``cdm_operation_aliases``. Injections aimed at other key systems keep their operation.
     """
 
     def __init__(
-        self, hal: TestControlTarget, operation_aliases: Mapping[str, str] | None = None
+        self,
+        hal: TestControlTarget,
+        operation_aliases: Mapping[str, str] | None = None,
+        aliased_key_system: str | None = None,
     ) -> None:
         self.hal = hal
         self.operation_aliases = dict(operation_aliases or {})
+        self.aliased_key_system = aliased_key_system
 
     def command(self, op: str, **members: Any) -> dict[str, object]:
         """Send one test-control command and return the reply."""
@@ -46,7 +51,8 @@ class RefCdmControl:
         count: int = 1,
     ) -> None:
         """Make the next ``count`` calls of ``operation`` wait, fail and/or call back an error."""
-        operation = self.operation_aliases.get(operation, operation)
+        if key_system == self.aliased_key_system:
+            operation = self.operation_aliases.get(operation, operation)
         members: dict[str, Any] = {"key_system": key_system, "operation": operation}
         if delay_ms:
             members["delay_ms"] = delay_ms
