@@ -54,8 +54,9 @@ def plugins_command(
         from rich.table import Table
 
         table = Table(title="drmkit key-system plugins")
+        # Fold rather than truncate: a narrow terminal must still show every name in full.
         for column in ("plugin", "distribution", "enabled", "key systems", "capabilities"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
         for row in rows:
             state = "blocked" if row.blocked else ("yes" if row.enabled else "no")
             systems = "\n".join(info.key_system for info in row.key_systems) or (
