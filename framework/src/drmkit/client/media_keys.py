@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from drmkit.client.session import RemoteKeySession
@@ -13,7 +14,7 @@ from drmkit.core.types import (
     LimitedDurationLicense,
 )
 from drmkit.core.validation import require_bytes
-from drmkit.errors import BadSessionIdError, InvalidStateError, NotSupportedError
+from drmkit.errors import BadSessionIdError, DrmError, InvalidStateError, NotSupportedError
 from drmkit.events import MediaKeysListener
 from drmkit.ipc.codec import b64encode, decrypt_metadata
 
@@ -213,6 +214,48 @@ class RemoteMediaKeys:
             finally:
                 shared.release()
 
+    async def _decrypt_many(
+        self, session_id: int, batch: list[tuple[memoryview | None, DecryptParams]]
+    ) -> None:
+        views = [view for view, _ in batch if view is not None]
+        memory = await self._client._shared_memory(max(view.nbytes for view in views))
+        if memory is None:
+            return await self._decrypt_each(session_id, batch, len(views))
+        to_copy = sum(v.nbytes for v in views if memory.region.offset_of(v) is None)
+        if to_copy > memory.size:
+            # The batch does not fit the region at once: one request per sample, same errors.
+            return await self._decrypt_each(session_id, batch, len(views))
+        async with contextlib.AsyncExitStack() as stack:
+            position = await stack.enter_async_context(memory.allocate(to_copy)) if to_copy else 0
+            wire: list[dict[str, Any]] = []
+            copies: list[tuple[memoryview, memoryview]] = []  # (caller's view, shared view)
+            stack.callback(_copy_back, copies)
+            for view, params in batch:
+                offset = None if view is None else memory.region.offset_of(view)
+                length = 0 if view is None else view.nbytes
+                if view is not None and offset is None:
+                    offset = position
+                    shared = memory.region.view(offset, length)
+                    shared[:] = view
+                    copies.append((view, shared))
+                    position += length
+                shm = {"offset": offset or 0, "length": length}
+                wire.append({"shm": shm, "metadata": decrypt_metadata(params)})
+            params_ = {"media_keys_handle": self.handle, "key_session_id": session_id}
+            await self._call("decrypt_many", {**params_, "samples": wire})
+
+    async def _decrypt_each(
+        self, session_id: int, batch: list[tuple[memoryview | None, DecryptParams]], count: int
+    ) -> None:
+        for index, (view, params) in enumerate(batch):
+            if view is None:
+                continue
+            try:
+                await self._decrypt(session_id, view, params)
+            except DrmError as exc:
+                exc.add_note(f"sample {index} of a batch of {count}")
+                raise
+
     # -- system-level calls ------------------------------------------------------------------
 
     async def _system(self, method: str, **extra: Any) -> Any:
@@ -310,3 +353,14 @@ class RemoteMediaKeys:
         self._sessions.clear()
         self._routes.clear()
         self._client._media_keys_gone(self)
+
+
+def _copy_back(copies: list[tuple[memoryview, memoryview]]) -> None:
+    """Copy decrypted samples from shared memory to the caller's buffers and drop the views.
+
+    Also after a failure: the server left the samples after the failing one untouched, so their
+    bytes come back unchanged, as with the in-process ``decrypt_many``.
+    """
+    for view, shared in copies:
+        view[:] = shared
+        shared.release()

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
 from drmkit.core.listeners import EventStream, deliver_to_listener
+
+# The core's own per-sample check, so that both APIs refuse the same buffers the same way.
+from drmkit.core.session import _sample_view
 from drmkit.core.types import (
     DecryptParams,
     InitDataType,
@@ -28,7 +31,7 @@ from drmkit.errors import (
     InvalidStateError,
 )
 from drmkit.events import KeySessionEvent, KeyStatus, KeyStatusesChanged, MediaKeysListener
-from drmkit.ipc.codec import b64encode
+from drmkit.ipc.codec import MAX_DECRYPT_BATCH, b64encode
 
 if TYPE_CHECKING:
     from drmkit.client.media_keys import RemoteMediaKeys
@@ -206,18 +209,28 @@ class RemoteKeySession:
     async def decrypt(self, buffer: Any, params: DecryptParams) -> None:
         """Decrypt one sample in place, through the connection's shared memory."""
         self._check_alive(allow_deferred=True)
-        try:
-            view = memoryview(buffer)
-        except TypeError as exc:
-            raise InvalidInputError(f"decrypt buffer is not bytes-like: {exc}") from None
-        if view.readonly:
-            raise InvalidInputError("decrypt buffer is read-only")
-        if not isinstance(params, DecryptParams):
-            raise InvalidInputError("params must be a DecryptParams")
-        if view.nbytes == 0:
+        view = _sample_view(buffer, params)
+        if view is None:
             return
-        view = view.cast("B") if view.format != "B" or view.ndim != 1 else view
         await self._media_keys._decrypt(self.id, view, params)
+
+    async def decrypt_many(self, samples: Iterable[tuple[Any, DecryptParams]]) -> None:
+        """Decrypt several samples in place, in order, with one request (``decrypt_many``).
+
+        As :meth:`drmkit.core.KeySession.decrypt_many`: ``samples`` holds ``(buffer, params)``
+        pairs, all checked before any is decrypted; the first failing sample stops the batch
+        with the error :meth:`decrypt` would raise (samples before it are decrypted, later ones
+        untouched; a note on the exception names the sample's index). The server holds a
+        decrypt reference for the batch. At most ``MAX_DECRYPT_BATCH`` samples per call.
+        """
+        self._check_alive(allow_deferred=True)
+        batch = [(_sample_view(buffer, params), params) for buffer, params in samples]
+        if len(batch) > MAX_DECRYPT_BATCH:
+            raise InvalidInputError(
+                f"a batch holds at most {MAX_DECRYPT_BATCH} samples, not {len(batch)}"
+            )
+        if any(view is not None for view, _ in batch):
+            await self._media_keys._decrypt_many(self.id, batch)
 
     # -- decrypt references ------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -185,12 +185,21 @@ class MediaKeys:
 
     async def decrypt(self, session_id: int, buffer: Any, params: DecryptParams) -> None:
         """:meth:`KeySession.decrypt` by id (also for sessions released with references held)."""
+        await self._session_for_decrypt(session_id).decrypt(buffer, params)
+
+    async def decrypt_many(
+        self, session_id: int, samples: Iterable[tuple[Any, DecryptParams]]
+    ) -> None:
+        """:meth:`KeySession.decrypt_many` by id (also for sessions released with references)."""
+        await self._session_for_decrypt(session_id).decrypt_many(samples)
+
+    def _session_for_decrypt(self, session_id: int) -> KeySession:
         session = self._sessions.get(session_id)
         if session is None:
             session = next((s for s in self._held if s.id == session_id), None)
         if session is None:
             raise BadSessionIdError(f"no key session {session_id!r} in {self.key_system} MediaKeys")
-        await session.decrypt(buffer, params)
+        return session
 
     # -- system-level calls ------------------------------------------------------------------
 

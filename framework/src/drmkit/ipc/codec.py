@@ -66,6 +66,10 @@ class DecryptMetadata(Params):
         )
 
 
+# Samples per ``decrypt_many`` request: bounds the views one request pins and one worker job.
+MAX_DECRYPT_BATCH = 64
+
+
 def decrypt_metadata(params: DecryptParams) -> dict[str, Any]:
     """Return the wire form of ``params``."""
     return {
@@ -129,7 +133,14 @@ def exception_from_rpc_error(error: RpcError) -> DrmError | None:
         return None
     data = error.data if isinstance(error.data, dict) else {}
     cls = _ERROR_CLASSES.get(str(data.get("error", "")))
+    exc: BaseException | None
     if cls is not None and cls.status is status:
-        return cls(error.message)
-    exc = error_for_status(status, error.message)
-    return exc if isinstance(exc, DrmError) else FailError(error.message)
+        exc = cls(error.message)
+    else:
+        exc = error_for_status(status, error.message)
+    result = exc if isinstance(exc, DrmError) else FailError(error.message)
+    notes = data.get("notes")
+    if isinstance(notes, list):
+        for note in notes:
+            result.add_note(str(note))
+    return result

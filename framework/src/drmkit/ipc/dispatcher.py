@@ -44,7 +44,10 @@ class Method(Generic[C]):
 
 def mks_error(exc: DrmError) -> RpcError:
     """Return the JSON-RPC error for an MKS exception (status code and exception class)."""
-    data = {"status": exc.status.name, "error": type(exc).__name__}
+    data: dict[str, Any] = {"status": exc.status.name, "error": type(exc).__name__}
+    notes = getattr(exc, "__notes__", None)
+    if notes:  # e.g. which sample of a batched decrypt failed
+        data["notes"] = [str(note) for note in notes]
     return RpcError(MKS_ERROR_BASE + int(exc.status), exc.message, data)
 
 

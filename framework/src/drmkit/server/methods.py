@@ -6,14 +6,23 @@ its serial executor in the order they arrived (see ``ClientConnection._read_loop
 
 from __future__ import annotations
 
+import itertools
 import os
 from typing import TYPE_CHECKING, Any
 
 import structlog
+from pydantic import Field
 
 from drmkit.core.types import LimitedDurationLicense
 from drmkit.errors import InvalidInputError, InvalidStateError, LimitExceededError
-from drmkit.ipc.codec import B64Bytes, DecryptMetadata, Params, b64encode, capabilities_to_wire
+from drmkit.ipc.codec import (
+    MAX_DECRYPT_BATCH,
+    B64Bytes,
+    DecryptMetadata,
+    Params,
+    b64encode,
+    capabilities_to_wire,
+)
 from drmkit.ipc.dispatcher import Dispatcher
 from drmkit.ipc.jsonrpc import INVALID_PARAMS, RpcError
 from drmkit.ipc.shm import SharedRegion, SharedRegionError
@@ -22,6 +31,7 @@ from drmkit.server.events import ConnectionListener
 from drmkit.server.health import probe_workers
 
 if TYPE_CHECKING:
+    from drmkit.core import DecryptParams
     from drmkit.core.factory import MediaKeysFactory
     from drmkit.core.media_keys import MediaKeys
 
@@ -113,6 +123,19 @@ class DecryptRpcParams(SessionParams):
     data: B64Bytes | None = None
 
 
+class BatchSample(Params):
+    """One sample of ``decrypt_many``: its range in shared memory and its metadata."""
+
+    shm: SharedRange
+    metadata: DecryptMetadata
+
+
+class DecryptManyRpcParams(SessionParams):
+    """``decrypt_many``: samples of one key session, all in the connection's shared memory."""
+
+    samples: list[BatchSample] = Field(max_length=MAX_DECRYPT_BATCH)
+
+
 class PingParams(Params):
     """``ping``: how long each worker may take to answer."""
 
@@ -126,6 +149,27 @@ def _session(connection: ClientConnection, params: SessionParams) -> tuple[Media
     media_keys = connection.get_media_keys(params.media_keys_handle)
     structlog.contextvars.bind_contextvars(key_session_id=params.key_session_id)
     return media_keys, params.key_session_id
+
+
+def _shared_view(connection: ClientConnection, shm: SharedRange) -> memoryview:
+    """Return the view of a sample's range, bounds-checked against the connection's region."""
+    region = connection.require_region()
+    try:
+        return region.view(shm.offset, shm.length)
+    except SharedRegionError as exc:
+        raise InvalidInputError(str(exc)) from None
+
+
+def _reject_overlaps(samples: list[BatchSample]) -> None:
+    """Refuse a batch whose non-empty ranges overlap (a byte would be decrypted twice)."""
+    ranges = sorted(
+        (s.shm.offset, s.shm.offset + s.shm.length, index)
+        for index, s in enumerate(samples)
+        if s.shm.length
+    )
+    for (_, end, first), (start, _, second) in itertools.pairwise(ranges):
+        if start < end:
+            raise InvalidInputError(f"samples {first} and {second} overlap in shared memory")
 
 
 def key_system_info(factory: MediaKeysFactory) -> dict[str, Any]:
@@ -392,11 +436,7 @@ def register_client_methods(rpc: Rpc) -> None:
             raise RpcError(INVALID_PARAMS, "give exactly one of shm and data")
         metrics = connection.server.metrics
         if params.shm is not None:
-            region = connection.require_region()
-            try:
-                view = region.view(params.shm.offset, params.shm.length)
-            except SharedRegionError as exc:
-                raise InvalidInputError(str(exc)) from None
+            view = _shared_view(connection, params.shm)
             try:
                 await media_keys.decrypt(session_id, view, decrypt_params)
             finally:
@@ -407,6 +447,22 @@ def register_client_methods(rpc: Rpc) -> None:
         await media_keys.decrypt(session_id, buffer, decrypt_params)
         metrics.decrypted_bytes.labels("inline").inc(len(buffer))
         return {"data": b64encode(buffer)}
+
+    @rpc.method("decrypt_many", DecryptManyRpcParams)
+    async def decrypt_many(connection: ClientConnection, params: DecryptManyRpcParams) -> None:
+        media_keys, session_id = _session(connection, params)
+        batch: list[tuple[memoryview, DecryptParams]] = []
+        try:
+            for sample in params.samples:
+                batch.append((_shared_view(connection, sample.shm), sample.metadata.to_params()))
+            _reject_overlaps(params.samples)
+            # The core holds a decrypt reference for the whole batch (a close waits for it).
+            await media_keys.decrypt_many(session_id, batch)
+        finally:
+            for view, _ in batch:
+                view.release()
+        total = sum(s.shm.length for s in params.samples)
+        connection.server.metrics.decrypted_bytes.labels("shm").inc(total)
 
 
 def register_control_methods(rpc: Rpc) -> None:
