@@ -23,6 +23,7 @@ from typing import Any, Final
 from drmkit.license_server.app import JSON_MEDIA_TYPE, IssuedResponse, LicenseEndpoint
 from drmkit.license_server.errors import LicenseServerError, bad_request
 from drmkit.license_server.store import KeyStore
+from drmkit.refcdm_license import license_document
 
 WIDEVINE: Final = "com.widevine.alpha"
 PLAYREADY: Final = "com.microsoft.playready"
@@ -136,12 +137,9 @@ def issue_test_license(challenge: SimulatedChallenge, store: KeyStore) -> dict[s
             f"no key is stored for {len(missing)} of the requested key ids",
             kids=missing,
         )
-    return {
-        "drmkit_test_license": 1,
-        "key_system": challenge.key_system,
-        "session_id": challenge.session_id,
-        "keys": [{"kid": kid.hex(), "key": keys[kid].hex()} for kid in challenge.kids],
-    }
+    return license_document(
+        challenge.key_system, challenge.session_id, {kid: keys[kid] for kid in challenge.kids}
+    )
 
 
 def _endpoint(path: str, key_system: str, aliases: frozenset[str], parse: Any) -> LicenseEndpoint:

@@ -1,0 +1,138 @@
+"""drmkit's test license format for the reference CDM's simulated key systems.
+
+The reference CDM (``docs/reference-cdm.md``) cannot verify vendors' signed licenses, so its
+Widevine, PlayReady and Netflix simulations take drmkit's JSON instead::
+
+    {"drmkit_test_license": 1, "key_system": "...", "session_id": "..."?,
+     "keys": [{"kid": "<hex>", "key": "<hex>", "status": "usable"?}], "type": "..."?}
+
+The license server issues it, and the key-system plugins check it before it reaches the CDM; this
+module is the one definition both use. A real CDM takes the vendor's own license: anything that is
+not a test license is left to the plugin and the CDM.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from drmkit.errors import InvalidLicenseError
+
+TEST_LICENSE_MARKER = b'"drmkit_test_license"'
+KEY_STATUSES = frozenset(
+    {
+        "usable",
+        "expired",
+        "released",
+        "output-restricted",
+        "output-restricted-hdcp22",
+        "output-downscaled",
+        "status-pending",
+        "internal-error",
+        "hw-error",
+    }
+)
+"""Key statuses a test license may give a key (``"status"``; default ``"usable"``)."""
+
+MAX_KEY_ID_SIZE = 16
+KEY_SIZE = 16
+
+
+@dataclass(frozen=True, slots=True)
+class TestLicense:
+    """The checked fields of a test license."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    session_id: str | None
+    keys: dict[bytes, bytes]
+    document: dict[str, Any]
+
+    def addressed_to(self, session_id: str) -> bytes:
+        """Return the license with ``session_id`` filled in."""
+        return json.dumps({**self.document, "session_id": session_id}).encode("utf-8")
+
+
+def license_document(
+    key_system: str,
+    session_id: str | None,
+    keys: Mapping[bytes, bytes],
+    *,
+    statuses: Mapping[bytes, str] | None = None,
+    answers: str | None = None,
+) -> dict[str, Any]:
+    """Return a test license as a JSON-ready dict (``session_id=None``: any session)."""
+    entries: list[dict[str, str]] = []
+    for kid, key in keys.items():
+        entry = {"kid": kid.hex(), "key": key.hex()}
+        if statuses and kid in statuses:
+            entry["status"] = statuses[kid]
+        entries.append(entry)
+    document: dict[str, Any] = {"drmkit_test_license": 1, "key_system": key_system}
+    if session_id is not None:
+        document["session_id"] = session_id
+    document["keys"] = entries
+    if answers is not None:
+        document["type"] = answers
+    return document
+
+
+def build_test_license(
+    key_system: str,
+    session_id: str | None,
+    keys: Mapping[bytes, bytes],
+    *,
+    statuses: Mapping[bytes, str] | None = None,
+    answers: str | None = None,
+) -> bytes:
+    """Return a test license as compact JSON bytes (see :func:`license_document`)."""
+    document = license_document(key_system, session_id, keys, statuses=statuses, answers=answers)
+    return json.dumps(document, separators=(",", ":")).encode("utf-8")
+
+
+def _check_key(index: int, entry: object) -> tuple[bytes, bytes]:
+    if not isinstance(entry, dict):
+        raise InvalidLicenseError(f"test license key #{index} is not an object")
+    kid, key, status = entry.get("kid"), entry.get("key"), entry.get("status", "usable")
+    try:
+        kid_bytes = bytes.fromhex(kid) if isinstance(kid, str) else b""
+        key_bytes = bytes.fromhex(key) if isinstance(key, str) else b""
+    except ValueError:
+        raise InvalidLicenseError(f"test license key #{index}: kid and key must be hex") from None
+    if not 1 <= len(kid_bytes) <= MAX_KEY_ID_SIZE:
+        raise InvalidLicenseError(f"test license key #{index}: kid must be 1..16 bytes of hex")
+    if len(key_bytes) != KEY_SIZE:
+        raise InvalidLicenseError(f"test license key #{index}: key must be 16 bytes of hex")
+    if status not in KEY_STATUSES:
+        raise InvalidLicenseError(f"test license key #{index}: unknown status {status!r}")
+    return kid_bytes, key_bytes
+
+
+def check_test_license(response: bytes, key_systems: frozenset[str]) -> TestLicense | None:
+    """Check ``response`` if it is a test license (``None`` if it is not one: a real license).
+
+    :raises InvalidLicenseError: a test license that is malformed or for another key system.
+    """
+    if not response.lstrip().startswith(b"{") or TEST_LICENSE_MARKER not in response:
+        return None
+    try:
+        document = json.loads(response.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise InvalidLicenseError(f"test license is not JSON: {exc}") from None
+    if not isinstance(document, dict) or document.get("drmkit_test_license") != 1:
+        raise InvalidLicenseError('test license needs "drmkit_test_license": 1')
+    key_system = document.get("key_system")
+    if key_system not in key_systems:
+        raise InvalidLicenseError(
+            f"test license is for key system {key_system!r}, not {' / '.join(sorted(key_systems))}"
+        )
+    session_id = document.get("session_id")
+    if session_id is not None and (not isinstance(session_id, str) or not session_id):
+        raise InvalidLicenseError('test license "session_id" must be a non-empty string')
+    keys = document.get("keys")
+    if not isinstance(keys, list) or not keys:
+        raise InvalidLicenseError('test license needs a non-empty "keys" list')
+    pairs = dict(_check_key(i, e) for i, e in enumerate(keys))
+    return TestLicense(session_id, pairs, document)
