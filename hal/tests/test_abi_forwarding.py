@@ -150,7 +150,7 @@ def _session(library: Path, variant: DecryptVariant):  # type: ignore[no-untyped
 def test_v2_sample_info_layout(current_library: Path) -> None:
     probe = ctypes.CDLL(str(current_library))
     value = lambda name, ctype=ctypes.c_uint32: ctype.in_dll(probe, name).value  # noqa: E731
-    hal, session = _session(current_library, DecryptVariant.AUTO)
+    hal, session = _session(current_library, DecryptVariant.V2)
     with hal:
         assert hal.decrypt_variant is DecryptVariant.V2
         iv, kid = bytes(range(16)), bytes(range(100, 116))

@@ -20,11 +20,17 @@ import pluggy
 from drmkit.plugin import PROJECT_NAME
 
 if TYPE_CHECKING:
-    from drmkit_hal import Hal
+    from drmkit_hal import CdmProfile, Hal
 
     from drmkit.core.types import DecryptParams, LimitedDurationLicense
     from drmkit.events import KeyStatus
-    from drmkit.plugins.model import KeySystemInfo, LicenseHelper, SessionContext, SystemContext
+    from drmkit.plugins.model import (
+        KeySystemCapabilities,
+        KeySystemInfo,
+        LicenseHelper,
+        SessionContext,
+        SystemContext,
+    )
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 
@@ -78,6 +84,28 @@ def drm_describe_init_data(system_id: bytes, data: bytes) -> dict[str, Any] | No
 # --------------------------------------------------------------------------------------------
 # System level (one per MediaKeys)
 # --------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def drm_cdm_capabilities(
+    key_system: str, capabilities: KeySystemCapabilities, profile: CdmProfile
+) -> KeySystemCapabilities | None:
+    """Adapt the declared capabilities to the CDM actually loaded.
+
+    :param key_system: a key system the plugin declared.
+    :param capabilities: what the plugin declared in :func:`drm_key_systems` for the key system.
+    :param profile: the :class:`drmkit_hal.CdmProfile` of the CDM serving the key system on the
+        configured OCDM library (schemes, init-data types and session types it handles right).
+    :return: the capabilities users are told about and the core enforces, or ``None`` to let the
+        framework intersect ``capabilities`` with ``profile``
+        (:func:`drmkit.plugin.adapt_capabilities`).
+
+    Called once per key system per HAL, when the capabilities are first needed (``drmkit
+    plugins``, capability queries, the first MediaKeys). Routed, firstresult. The generic OCDM
+    mapping implements it; a plugin that can give the CDM init data in a form it parses (Clear Key
+    sends ``keyids`` as Common PSSH) keeps those types.
+    """
+    raise NotImplementedError
 
 
 @hookspec(firstresult=True)

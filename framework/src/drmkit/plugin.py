@@ -21,6 +21,7 @@ from drmkit.plugins.model import (
     LicenseHelper,
     SessionContext,
     SystemContext,
+    adapt_capabilities,
 )
 
 PROJECT_NAME = "drmkit"
@@ -40,5 +41,6 @@ __all__ = [
     "LicenseHelper",
     "SessionContext",
     "SystemContext",
+    "adapt_capabilities",
     "hookimpl",
 ]

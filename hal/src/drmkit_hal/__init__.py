@@ -16,6 +16,14 @@ except ImportError as exc:  # pragma: no cover - a broken install
 from ._callbacks import SessionCallbacks
 from ._hal import KNOWN_QUIRKS, Hal, HalConfig
 from ._library import LIBRARY_ENV_VAR, bundled_library_path, default_library_path
+from ._profile import (
+    CdmProfile,
+    LibraryProfile,
+    ProfileError,
+    builtin_profiles,
+    load_profile_file,
+    resolve_profile,
+)
 from ._session import CdmSession
 from ._system import CdmSystem
 from ._types import (
@@ -30,21 +38,30 @@ from ._types import (
     PlayLevels,
     Subsample,
 )
-from .errors import DecryptNotSupportedError, HalError, LibraryLoadError, OcdmCallError
+from .errors import (
+    DecryptNotSupportedError,
+    ExtensionNotSupportedError,
+    HalError,
+    LibraryLoadError,
+    OcdmCallError,
+)
 
 __all__ = [
     "KNOWN_QUIRKS",
     "LIBRARY_ENV_VAR",
+    "CdmProfile",
     "CdmSession",
     "CdmSystem",
     "DecryptNotSupportedError",
     "DecryptVariant",
     "EncryptionScheme",
+    "ExtensionNotSupportedError",
     "Hal",
     "HalConfig",
     "HalError",
     "KeyStatus",
     "LibraryLoadError",
+    "LibraryProfile",
     "LicenseType",
     "MediaProperties",
     "MediaType",
@@ -52,8 +69,12 @@ __all__ = [
     "OcdmStatus",
     "Pattern",
     "PlayLevels",
+    "ProfileError",
     "SessionCallbacks",
     "Subsample",
+    "builtin_profiles",
     "bundled_library_path",
     "default_library_path",
+    "load_profile_file",
+    "resolve_profile",
 ]

@@ -14,8 +14,9 @@ from typing import Any
 
 from ._callbacks import callback_state
 from ._cdata import c_text
-from ._library import Library, default_library_path, load_library
+from ._library import Library, default_library_path, dispose_libraries, load_library
 from ._ocdm import ffi, lib
+from ._profile import CdmProfile, LibraryProfile, resolve_profile
 from ._system import CdmSystem
 from ._types import DecryptVariant, OcdmStatus, PlayLevels
 from .errors import HalError, OcdmCallError
@@ -34,10 +35,16 @@ class HalConfig:
     Attributes:
         library_path: the OCDM library; ``None`` means ``$DRMKIT_HAL_LIBRARY`` when set, else the
             bundled reference CDM.
-        decrypt_variant: ``auto`` (``v2`` when ``opencdm_session_decrypt_v2`` exists, else
-            ``ten_arg``), ``v2``, ``ten_arg`` or ``legacy`` (the pre-2021 8-argument form).
+        decrypt_variant: ``auto`` (what the CDM profile names for each key system; ``v2`` falls
+            back to ``ten_arg`` when the library lacks ``opencdm_session_decrypt_v2``), ``v2``,
+            ``ten_arg`` or ``legacy`` (the pre-2021 8-argument form) for every key system.
         store_dir: where the reference CDM persists ``persistent-license`` sessions.
-        quirks: return-code quirks of the library (``inverted_load``, ``inverted_remove``).
+        quirks: return-code quirks of the library (``inverted_load``, ``inverted_remove``), on
+            top of those its profile names.
+        profile: ``auto`` (the profile matching the library), a profile name, or a TOML file.
+        profile_paths: extra profile files, tried before the built-in ones.
+        library_search_path: directories holding the library's own dependencies (e.g. Thunder's
+            ``lib/``): they are loaded from there, whatever ``LD_LIBRARY_PATH`` says.
 
     """
 
@@ -45,6 +52,9 @@ class HalConfig:
     decrypt_variant: DecryptVariant | str = DecryptVariant.AUTO
     store_dir: Path | None = None
     quirks: frozenset[str] = field(default_factory=frozenset)
+    profile: str | Path = "auto"
+    profile_paths: tuple[Path, ...] = ()
+    library_search_path: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         try:
@@ -66,6 +76,10 @@ class HalConfig:
             object.__setattr__(self, "library_path", Path(self.library_path))
         if self.store_dir is not None:
             object.__setattr__(self, "store_dir", Path(self.store_dir))
+        object.__setattr__(self, "profile_paths", tuple(Path(p) for p in self.profile_paths))
+        object.__setattr__(
+            self, "library_search_path", tuple(Path(p) for p in self.library_search_path)
+        )
 
 
 # Strong references: an open Hal must outlive every callback its CDM may still deliver (the
@@ -76,7 +90,8 @@ _open_hals_lock = threading.Lock()
 
 @atexit.register
 def _close_open_hals() -> None:
-    # CDM threads calling back into a finalising interpreter crash it: shut CDMs down first.
+    # CDM threads calling back into a finalising interpreter crash it: shut CDMs down first,
+    # then dispose every library once (opencdm_dispose is terminal in Thunder's client).
     with _open_hals_lock:
         hals = list(_open_hals)
     for hal in hals:
@@ -84,23 +99,23 @@ def _close_open_hals() -> None:
             hal.close()
         except Exception:  # pragma: no cover - best effort at exit
             log.exception("closing a HAL at exit failed")
+    dispose_libraries()
 
 
 class Hal:
     """An opened OCDM library. Use ``Hal.open(config)``; close it (or use ``with``)."""
 
-    def __init__(self, config: HalConfig, library: Library) -> None:
+    def __init__(self, config: HalConfig, library: Library, profile: LibraryProfile) -> None:
         self.config = config
         self._library = library
         self._lib = library.handle
         self._systems: dict[str, CdmSystem] = {}
         self._lock = threading.Lock()
         self._closed = False
-        variant = DecryptVariant(config.decrypt_variant)
-        if variant is DecryptVariant.AUTO:
-            has_v2 = library.exports("opencdm_session_decrypt_v2")
-            variant = DecryptVariant.V2 if has_v2 else DecryptVariant.TEN_ARG
-        self.decrypt_variant = variant
+        self.profile = profile
+        """The profile of the loaded library (``docs/platforms.md``)."""
+        self.decrypt_variant = self._variant_for(profile.default)
+        """The decrypt variant of key systems the profile does not name."""
         self._check_variant()
 
     @classmethod
@@ -113,8 +128,14 @@ class Hal:
         """
         config = config or HalConfig()
         path = config.library_path or default_library_path()
-        library = load_library(path)
-        hal = cls(config, library)
+        library = load_library(path, config.library_search_path)
+        profile = resolve_profile(
+            library.path,
+            library.is_reference,
+            profile=config.profile,
+            profile_paths=config.profile_paths,
+        )
+        hal = cls(config, library, profile)
         with library.lock:
             library.users += 1
         with _open_hals_lock:
@@ -129,6 +150,19 @@ class Hal:
             hal.close()
             raise
         return hal
+
+    def cdm_profile(self, key_system: str) -> CdmProfile:
+        """Return the profile of the CDM serving ``key_system`` on this library."""
+        return self.profile.cdm(key_system)
+
+    def _variant_for(self, cdm: CdmProfile) -> DecryptVariant:
+        variant = DecryptVariant(self.config.decrypt_variant)
+        if variant is not DecryptVariant.AUTO:
+            return variant
+        variant = cdm.decrypt_variant
+        if variant is DecryptVariant.V2 and not self._library.exports("opencdm_session_decrypt_v2"):
+            variant = DecryptVariant.TEN_ARG
+        return variant
 
     def _check_variant(self) -> None:
         variant = self.decrypt_variant
@@ -162,7 +196,7 @@ class Hal:
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
-        return f"<Hal {self._library.path} {self.decrypt_variant.value} {state}>"
+        return f"<Hal {self._library.path} profile={self.profile.name} {state}>"
 
     @property
     def closed(self) -> bool:
@@ -170,7 +204,11 @@ class Hal:
         return self._closed
 
     def close(self) -> None:
-        """Destruct every live session and system; later calls raise ``HalError``. Idempotent."""
+        """Destruct every live session and system; later calls raise ``HalError``. Idempotent.
+
+        The library stays loaded and is not disposed: ``opencdm_dispose`` is terminal in Thunder's
+        client (the next ``opencdm_create_system`` crashes), so it runs once, at process exit.
+        """
         if callback_state.active:
             raise HalError("Hal.close from inside a CDM callback is not allowed")
         with self._lock:
@@ -182,12 +220,8 @@ class Hal:
             system.destruct()
         with _open_hals_lock:
             _open_hals.discard(self)
-        library = self._library
-        with library.lock:
-            library.users -= 1
-            last = library.users == 0
-        if last:
-            lib.hal_dispose(self._lib)
+        with self._library.lock:
+            self._library.users -= 1
 
     def _check_open(self) -> None:
         if self._closed:
@@ -255,13 +289,15 @@ class Hal:
                     OcdmStatus.KEYSYSTEM_NOT_SUPPORTED,
                     f"no system for {key_system!r} (library returned {status:#x})",
                 )
+            profile = self.cdm_profile(key_system)
             system = CdmSystem(
                 self,
                 self._library,
                 key_system,
                 pointer,
-                self.decrypt_variant,
-                frozenset(self.config.quirks),
+                self._variant_for(profile),
+                frozenset(self.config.quirks) | profile.quirks,
+                profile,
             )
             self._systems[key_system] = system
             return system

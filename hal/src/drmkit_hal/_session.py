@@ -24,6 +24,7 @@ from .errors import DecryptNotSupportedError, HalError, OcdmCallError
 
 if TYPE_CHECKING:
     from ._library import Library
+    from ._profile import CdmProfile
     from ._system import CdmSystem
 
 log = logging.getLogger("drmkit_hal")
@@ -67,6 +68,7 @@ class CdmSession:
         callbacks: SessionCallbacks,
         variant: DecryptVariant,
         quirks: frozenset[str],
+        profile: CdmProfile,
     ) -> None:
         self._system = system
         self._library = library
@@ -74,6 +76,8 @@ class CdmSession:
         self._callbacks = callbacks
         self._variant = variant
         self._quirks = quirks
+        self._profile = profile
+        self._schemes = profile.encryption_schemes
         self._ptr: Any = ffi.NULL
         self._guard = LifetimeGuard("CDM session", State.CONSTRUCTING)
         # Kept until opencdm_destruct_session has returned: the CDM holds it as userData.
@@ -173,6 +177,10 @@ class CdmSession:
             self._guard.leave()
         return status
 
+    def _ext_call(self, function: str, forwarder: Any, *args: Any) -> int:
+        self._system.require_extension(function)
+        return self._call(forwarder, *args)
+
     def load(self) -> None:
         """Load a persisted session (``opencdm_session_load``)."""
         status = self._call(lib.hal_session_load)
@@ -238,8 +246,15 @@ class CdmSession:
         return self._call(lib.hal_session_error, key_id, len(key_id))
 
     def system_error(self) -> int:
-        """Return ``opencdm_session_system_error`` as a raw code."""
-        return self._call(lib.hal_session_system_error)
+        """Return ``opencdm_session_system_error`` as a raw code (0 before any error).
+
+        A library whose profile names an ``unset_system_error`` (Thunder: 0xFFFFFFFF until the
+        first error) has that value read as 0.
+        """
+        status = self._call(lib.hal_session_system_error)
+        if status == self._profile.unset_system_error:
+            return 0
+        return status
 
     def metadata(self) -> str:
         """Return the session metadata string (two-pass read)."""
@@ -296,6 +311,12 @@ class CdmSession:
         """Decrypt ``buffer`` in place, zero-copy, with the GIL released during the C call."""
         if not 0 <= scheme <= EncryptionScheme.CBCS:
             raise ValueError(f"unknown encryption scheme {scheme!r}")
+        if self._schemes is not None and scheme not in self._schemes:
+            raise DecryptNotSupportedError(
+                f"the {self._profile.name} CDM does not decrypt "
+                f"{EncryptionScheme(scheme).name.lower()} correctly (its profile lists "
+                f"{', '.join(sorted(s.name.lower() for s in self._schemes))})"
+            )
         if type(iv) is not bytes:
             iv = bytes(iv)
         if type(key_id) is not bytes:
@@ -369,8 +390,8 @@ class CdmSession:
                 f"scheme {scheme.name} needs a scheme argument: the legacy 8-argument "
                 "opencdm_session_decrypt is AES-CTR only (configure decrypt_variant ten_arg or v2)"
             )
-        if scheme is EncryptionScheme.CLEAR and (legacy or subsamples):
-            return
+        if scheme is EncryptionScheme.CLEAR:
+            return  # nothing is encrypted: a CDM given the buffer could only damage it
         if not subsamples and not (legacy and scheme is EncryptionScheme.CENS):
             self._decrypt_call(legacy, data, length, scheme, pattern, iv, key_id, last15)
             return
@@ -461,12 +482,18 @@ class CdmSession:
         check_size(header, _U32, "DRM header")
         raise_for(
             "opencdm_session_set_drm_header",
-            self._call(lib.hal_session_set_drm_header, header, len(header)),
+            self._ext_call(
+                "opencdm_session_set_drm_header",
+                lib.hal_session_set_drm_header,
+                header,
+                len(header),
+            ),
         )
 
     def get_challenge_data(self, is_ldl: bool = False) -> bytes:
         """Pull a license challenge (two-pass ``opencdm_session_get_challenge_data``)."""
         function = "opencdm_session_get_challenge_data"
+        self._system.require_extension(function)
         self._guard.enter()
         try:
             size = ffi.new("uint32_t *", 0)
@@ -490,7 +517,9 @@ class CdmSession:
         """Call ``opencdm_session_cancel_challenge_data``."""
         raise_for(
             "opencdm_session_cancel_challenge_data",
-            self._call(lib.hal_session_cancel_challenge_data),
+            self._ext_call(
+                "opencdm_session_cancel_challenge_data", lib.hal_session_cancel_challenge_data
+            ),
         )
 
     def store_license_data(self, license: bytes) -> bytes:
@@ -499,7 +528,13 @@ class CdmSession:
         secure_stop_id = ffi.new("uint8_t[]", _SECURE_STOP_ID_SIZE)
         raise_for(
             "opencdm_session_store_license_data",
-            self._call(lib.hal_session_store_license_data, license, len(license), secure_stop_id),
+            self._ext_call(
+                "opencdm_session_store_license_data",
+                lib.hal_session_store_license_data,
+                license,
+                len(license),
+                secure_stop_id,
+            ),
         )
         return bytes(ffi.buffer(secure_stop_id))
 
@@ -508,14 +543,18 @@ class CdmSession:
         _decrypt.check_key_id(key_id, allow_empty=False)
         raise_for(
             "opencdm_session_select_key_id",
-            self._call(lib.hal_session_select_key_id, len(key_id), key_id),
+            self._ext_call(
+                "opencdm_session_select_key_id", lib.hal_session_select_key_id, len(key_id), key_id
+            ),
         )
 
     def clean_decrypt_context(self) -> None:
         """Call ``opencdm_session_clean_decrypt_context``."""
         raise_for(
             "opencdm_session_clean_decrypt_context",
-            self._call(lib.hal_session_clean_decrypt_context),
+            self._ext_call(
+                "opencdm_session_clean_decrypt_context", lib.hal_session_clean_decrypt_context
+            ),
         )
 
 

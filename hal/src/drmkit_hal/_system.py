@@ -12,11 +12,12 @@ from ._lifetime import LifetimeGuard, State
 from ._ocdm import ffi, lib
 from ._session import CdmSession, _read_blob, _read_string, check_size, raise_for
 from ._types import DecryptVariant, LicenseType, OcdmStatus
-from .errors import HalError, OcdmCallError
+from .errors import ExtensionNotSupportedError, HalError, OcdmCallError
 
 if TYPE_CHECKING:
     from ._hal import Hal
     from ._library import Library
+    from ._profile import CdmProfile
 
 log = logging.getLogger("drmkit_hal")
 
@@ -39,8 +40,13 @@ class CdmSystem:
         pointer: Any,
         variant: DecryptVariant,
         quirks: frozenset[str],
+        profile: CdmProfile,
     ) -> None:
         self.key_system = key_system
+        self.profile = profile
+        """The profile of the CDM behind this system."""
+        self.decrypt_variant = variant
+        """The decrypt entry point this system's sessions use."""
         self._hal = hal
         self._library = library
         self._lib = library.handle
@@ -68,7 +74,9 @@ class CdmSystem:
         check_size(init_data, _U16, "init data")
         check_size(cdm_data, _U16, "CDM data")
         license_type = LicenseType(license_type)
-        session = CdmSession(self, self._library, callbacks, self._variant, self._quirks)
+        session = CdmSession(
+            self, self._library, callbacks, self._variant, self._quirks, self.profile
+        )
         self._guard.enter()
         try:
             with self._sessions_lock:
@@ -142,6 +150,15 @@ class CdmSystem:
             self._guard.leave()
         return status
 
+    def require_extension(self, function: str) -> None:
+        """Raise ``ExtensionNotSupportedError`` unless the CDM may have the extension interface."""
+        if self.profile.extension_interface is False:
+            raise ExtensionNotSupportedError(function, self.key_system, self.profile.name)
+
+    def _ext_call(self, function: str, forwarder: Any, *args: Any) -> int:
+        self.require_extension(function)
+        return self._call(forwarder, *args)
+
     def version(self) -> str:
         """Return the DRM version string."""
         buffer = ffi.new("char[]", _VERSION_CAPACITY)
@@ -195,13 +212,17 @@ class CdmSystem:
         value = ffi.new("uint32_t *")
         raise_for(
             "opencdm_system_ext_get_ldl_session_limit",
-            self._call(lib.hal_system_ext_get_ldl_session_limit, value),
+            self._ext_call(
+                "opencdm_system_ext_get_ldl_session_limit",
+                lib.hal_system_ext_get_ldl_session_limit,
+                value,
+            ),
         )
         return int(value[0])
 
     def _hash(self, function: str, forwarder: Any) -> bytes:
         buffer = ffi.new("uint8_t[]", _HASH_CAPACITY)
-        raise_for(function, self._call(forwarder, buffer, _HASH_CAPACITY))
+        raise_for(function, self._ext_call(function, forwarder, buffer, _HASH_CAPACITY))
         return bytes(ffi.buffer(buffer))
 
     def key_store_hash(self) -> bytes:
@@ -214,26 +235,40 @@ class CdmSystem:
 
     def delete_key_store(self) -> None:
         """Delete the key store."""
-        raise_for("opencdm_delete_key_store", self._call(lib.hal_delete_key_store))
+        raise_for(
+            "opencdm_delete_key_store",
+            self._ext_call("opencdm_delete_key_store", lib.hal_delete_key_store),
+        )
 
     def delete_secure_store(self) -> None:
         """Delete the secure store."""
-        raise_for("opencdm_delete_secure_store", self._call(lib.hal_delete_secure_store))
+        raise_for(
+            "opencdm_delete_secure_store",
+            self._ext_call("opencdm_delete_secure_store", lib.hal_delete_secure_store),
+        )
 
     def is_secure_stop_enabled(self) -> bool:
-        """Tell whether secure stops are enabled."""
+        """Tell whether secure stops are enabled (``False`` without the extension interface)."""
+        if self.profile.extension_interface is False:
+            return False
         return bool(self._call(lib.hal_system_ext_is_secure_stop_enabled))
 
     def enable_secure_stop(self, use: bool) -> None:
         """Enable or disable secure stops."""
         raise_for(
             "opencdm_system_ext_enable_secure_stop",
-            self._call(lib.hal_system_ext_enable_secure_stop, int(use)),
+            self._ext_call(
+                "opencdm_system_ext_enable_secure_stop",
+                lib.hal_system_ext_enable_secure_stop,
+                int(use),
+            ),
         )
 
     def reset_secure_stops(self) -> int:
         """Reset secure stops; return how many were reset."""
-        return self._call(lib.hal_system_ext_reset_secure_stop)
+        return self._ext_call(
+            "opencdm_system_ext_reset_secure_stop", lib.hal_system_ext_reset_secure_stop
+        )
 
     def secure_stop_ids(self) -> list[bytes]:
         """Return the 16-byte ids of the pending secure stops."""
@@ -243,7 +278,13 @@ class CdmSystem:
             buffer = ffi.new("uint8_t[]", capacity * _SECURE_STOP_ID_SIZE)
             count = ffi.new("uint32_t *")
             size = min(capacity * _SECURE_STOP_ID_SIZE, _U16)
-            status = self._call(lib.hal_system_ext_get_secure_stop_ids, buffer, size, count)
+            status = self._ext_call(
+                "opencdm_system_ext_get_secure_stop_ids",
+                lib.hal_system_ext_get_secure_stop_ids,
+                buffer,
+                size,
+                count,
+            )
             if status == OcdmStatus.BUFFER_TOO_SMALL and count[0] > capacity:
                 capacity = count[0]
                 continue
@@ -257,8 +298,13 @@ class CdmSystem:
         function = "opencdm_system_ext_get_secure_stop"
         check_size(session_id, _U32, "secure-stop id")
         size = ffi.new("uint16_t *", 0)
-        status = self._call(
-            lib.hal_system_ext_get_secure_stop, session_id, len(session_id), ffi.NULL, size
+        status = self._ext_call(
+            function,
+            lib.hal_system_ext_get_secure_stop,
+            session_id,
+            len(session_id),
+            ffi.NULL,
+            size,
         )
         if status and status not in (OcdmStatus.MORE_DATA_AVAILABLE, OcdmStatus.BUFFER_TOO_SMALL):
             raise_for(function, status)
@@ -267,8 +313,13 @@ class CdmSystem:
         buffer = ffi.new("uint8_t[]", size[0])
         raise_for(
             function,
-            self._call(
-                lib.hal_system_ext_get_secure_stop, session_id, len(session_id), buffer, size
+            self._ext_call(
+                function,
+                lib.hal_system_ext_get_secure_stop,
+                session_id,
+                len(session_id),
+                buffer,
+                size,
             ),
         )
         return bytes(ffi.buffer(buffer, size[0]))
@@ -279,7 +330,8 @@ class CdmSystem:
         check_size(response, _U32, "secure-stop response")
         raise_for(
             "opencdm_system_ext_commit_secure_stop",
-            self._call(
+            self._ext_call(
+                "opencdm_system_ext_commit_secure_stop",
                 lib.hal_system_ext_commit_secure_stop,
                 session_id,
                 len(session_id),

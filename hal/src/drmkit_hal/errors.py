@@ -32,3 +32,19 @@ class OcdmCallError(HalError):
 
 class DecryptNotSupportedError(HalError):
     """The configured decrypt variant cannot decrypt this scheme/subsample combination."""
+
+
+class ExtensionNotSupportedError(OcdmCallError):
+    """An OCDM extension call on a system whose CDM has no extension interface.
+
+    Refused by the HAL before reaching the library: Thunder's client dereferences a NULL
+    ``ISessionExt`` on such sessions and kills the process. ``status`` is
+    ``METHOD_NOT_IMPLEMENTED``.
+    """
+
+    def __init__(self, function: str, key_system: str, profile: str) -> None:
+        super().__init__(
+            function,
+            OcdmStatus.METHOD_NOT_IMPLEMENTED,
+            f"{key_system} has no OCDM extension interface on this CDM (profile {profile})",
+        )

@@ -22,14 +22,33 @@ class HalSettings(BaseModel):
     )
     decrypt_variant: Literal["auto", "v2", "ten_arg", "legacy"] = Field(
         default="auto",
-        description="Decrypt entry point of the library; ``auto`` detects it.",
+        description="Decrypt entry point; ``auto``: the one the CDM profile names per key system.",
     )
     store_dir: Path | None = Field(
         default=None,
         description="Reference CDM persistent-session store; unset: ``<state_dir>/cdm``.",
     )
     quirks: list[str] = Field(
-        default_factory=list, description="Named workarounds for known OCDM build differences."
+        default_factory=list,
+        description="Return-code quirks of the library, on top of those its CDM profile names.",
+    )
+    library_search_path: list[Path] = Field(
+        default_factory=list,
+        description=(
+            "Directories holding the library's own dependencies (e.g. Thunder's ``lib/``): loaded"
+            " from there, without ``LD_LIBRARY_PATH``."
+        ),
+    )
+    cdm_profile: str = Field(
+        default="auto",
+        description=(
+            "CDM profile of the library: ``auto`` (matched by the library), a profile name, or a"
+            " TOML file."
+        ),
+    )
+    cdm_profile_paths: list[Path] = Field(
+        default_factory=list,
+        description="Extra CDM profile files (a vendor's), tried before the built-in ones.",
     )
 
 

@@ -20,6 +20,7 @@ from drmkit.core.media_keys import MediaKeys
 from drmkit.errors import (
     BadSessionIdError,
     DrmError,
+    InterfaceNotImplementedError,
     InvalidStateError,
     LimitExceededError,
     NotSupportedError,
@@ -31,10 +32,30 @@ if TYPE_CHECKING:
 
     from drmkit.core.config import CoreSettings
     from drmkit.plugins.manager import DrmPluginManager
+    from drmkit.plugins.routing import KeySystemRoute
 
 log = logging.getLogger(__name__)
 
 _handles = itertools.count(0)
+
+
+def cdm_capabilities(route: KeySystemRoute, hal: Hal) -> plugin_model.KeySystemCapabilities:
+    """Return the capabilities of ``route``'s key system on the CDM ``hal`` loaded."""
+    profile = hal.cdm_profile(route.key_system)
+    declared = route.info.capabilities
+    if route.implements("drm_cdm_capabilities"):
+        try:
+            adapted: plugin_model.KeySystemCapabilities = route.call(
+                "drm_cdm_capabilities",
+                key_system=route.key_system,
+                capabilities=declared,
+                profile=profile,
+            )
+        except InterfaceNotImplementedError:  # the plugin answered None: the framework decides
+            pass
+        else:
+            return adapted
+    return plugin_model.adapt_capabilities(declared, profile)
 
 
 class MediaKeysFactory:
@@ -50,6 +71,7 @@ class MediaKeysFactory:
         self._open_sessions = 0
         self._active = True
         self._supported: dict[str, bool] = {}
+        self._capabilities: dict[str, plugin_model.KeySystemCapabilities] = {}
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -100,8 +122,17 @@ class MediaKeysFactory:
         return known
 
     def capabilities(self, key_system: str) -> plugin_model.KeySystemCapabilities:
-        """Return the declared capabilities (``NotSupportedError`` if not enabled)."""
-        return self._plugins.route(key_system).info.capabilities
+        """Return the capabilities on the loaded CDM (``NotSupportedError`` if not enabled).
+
+        The declared capabilities, adapted to the CDM's profile by the plugin's
+        ``drm_cdm_capabilities`` (or intersected with the profile when it has none); computed
+        once per key system.
+        """
+        known = self._capabilities.get(key_system)
+        if known is None:
+            known = cdm_capabilities(self._plugins.route(key_system), self._hal)
+            self._capabilities[key_system] = known
+        return known
 
     def supported_robustness_levels(self, key_system: str) -> list[str]:
         """Return the robustness levels of ``key_system`` (empty while Inactive or unknown)."""
@@ -142,9 +173,8 @@ class MediaKeysFactory:
                 f"{self._settings.max_media_keys} MediaKeys are open (core.max_media_keys)"
             )
         loop = asyncio.get_running_loop()
-        media_keys = MediaKeys(
-            self, route, plugin_model.SystemContext(route.info, self._hal), loop, self.pool
-        )
+        system = plugin_model.SystemContext(route.info, self._hal, self.capabilities(key_system))
+        media_keys = MediaKeys(self, route, system, loop, self.pool)
         media_keys.handle = next(_handles)
         self._media_keys[media_keys.handle] = media_keys
         try:

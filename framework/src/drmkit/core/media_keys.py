@@ -79,8 +79,8 @@ class MediaKeys:
 
     @property
     def capabilities(self) -> KeySystemCapabilities:
-        """The key system's declared capabilities."""
-        return self._system.info.capabilities
+        """The key system's capabilities on the loaded CDM (declared, narrowed by its profile)."""
+        return self._system.capabilities
 
     @property
     def destroyed(self) -> bool:

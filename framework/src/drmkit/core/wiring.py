@@ -30,6 +30,9 @@ def hal_config(settings: Settings) -> HalConfig:
         decrypt_variant=section.decrypt_variant,
         store_dir=store_dir,
         quirks=frozenset(section.quirks),
+        profile=section.cdm_profile,
+        profile_paths=tuple(section.cdm_profile_paths),
+        library_search_path=tuple(section.library_search_path),
     )
 
 

@@ -10,7 +10,12 @@ only what differs. The override points are plain methods:
   stores licenses with ``store_license_data`` and closes with ``cancel_challenge_data`` +
   ``clean_decrypt_context``;
 - :attr:`~OcdmKeySystemPlugin.extended_interface`: ``True`` enables the OCDM extension calls
-  (DRM header, key selection, stores, LDL), which crash on CDMs without them (``ocdm-abi`` §5.6).
+  (DRM header, key selection, stores, LDL), which crash on CDMs without them (``ocdm-abi`` §5.6);
+  the HAL also refuses them where the CDM profile says the CDM has no extension interface;
+- :meth:`~OcdmKeySystemPlugin.cdm_init_data` / :meth:`~OcdmKeySystemPlugin.cdm_init_data_types`:
+  init data in a form the loaded CDM parses (its profile lists what it parses right);
+- :meth:`~OcdmKeySystemPlugin.apply_license`: how a license reaches the CDM (Clear Key splits
+  multi-key licenses for CDMs that take one key per license).
 
 Flow (Rialto ``MediaKeySession``): the CDM session is constructed on the first generate request
 (``opencdm_construct_session``), a DRM header set before that is queued and applied right after
@@ -24,8 +29,10 @@ import threading
 from typing import Any, ClassVar
 
 from drmkit_hal import (
+    CdmProfile,
     CdmSession,
     CdmSystem,
+    DecryptNotSupportedError,
     EncryptionScheme,
     LicenseType,
     OcdmCallError,
@@ -50,7 +57,13 @@ from drmkit.ocdm.status import (
     license_type_for,
 )
 from drmkit.plugin import PROJECT_NAME, hookimpl
-from drmkit.plugins.model import KeySystemInfo, SessionContext, SystemContext
+from drmkit.plugins.model import (
+    KeySystemCapabilities,
+    KeySystemInfo,
+    SessionContext,
+    SystemContext,
+    adapt_capabilities,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +75,56 @@ _system_users_lock = threading.Lock()
 class OcdmSessionState:
     """What the generic mapping keeps per session besides the CDM session (``session.state``)."""
 
-    __slots__ = ("queued_drm_header",)
+    __slots__ = ("callbacks", "queued_drm_header")
 
     def __init__(self) -> None:
         self.queued_drm_header: bytes | None = None
+        self.callbacks: KeyBatchGate | None = None
+
+
+class KeyBatchGate:
+    """The CDM's callbacks for one session, with the end of a key-status batch held on request.
+
+    A license applied in several CDM updates (one key per update) makes the CDM end a batch
+    (``keys_updated``) after each; while :meth:`hold` is in effect those are kept back and one is
+    delivered by :meth:`release`, so the application sees one key-status change per license.
+    """
+
+    __slots__ = ("_held", "_pending", "_target")
+
+    def __init__(self, target: Any) -> None:
+        self._target = target
+        self._held = False
+        self._pending = False
+
+    def on_challenge(self, url: str, challenge: bytes) -> None:
+        """Forward a challenge."""
+        self._target.on_challenge(url, challenge)
+
+    def on_key_update(self, key_id: bytes) -> None:
+        """Forward a key update."""
+        self._target.on_key_update(key_id)
+
+    def on_error(self, message: str) -> None:
+        """Forward an error."""
+        self._target.on_error(message)
+
+    def on_keys_updated(self) -> None:
+        """Forward the end of a batch, or keep it while held."""
+        if self._held:
+            self._pending = True
+            return
+        self._target.on_keys_updated()
+
+    def hold(self) -> None:
+        """Keep ``keys_updated`` back until :meth:`release`."""
+        self._held, self._pending = True, False
+
+    def release(self) -> None:
+        """Deliver one ``keys_updated`` if any was kept back."""
+        pending, self._held, self._pending = self._pending, False, False
+        if pending:
+            self._target.on_keys_updated()
 
 
 class OcdmKeySystemPlugin:
@@ -108,6 +167,37 @@ class OcdmKeySystemPlugin:
         """Raise ``InvalidLicenseError`` if ``response`` is malformed."""
 
     # -- system level ------------------------------------------------------------------------
+
+    # -- the loaded CDM (override points) ------------------------------------------------------
+
+    def cdm_init_data_types(self, declared: frozenset[str], profile: CdmProfile) -> frozenset[str]:
+        """Return the declared init-data types this plugin can give the CDM of ``profile``.
+
+        The default keeps those the CDM parses right; override when the plugin can translate
+        (see :meth:`cdm_init_data`).
+        """
+        return frozenset(t for t in declared if profile.parses_init_data_type(t))
+
+    def cdm_init_data(
+        self, profile: CdmProfile, init_data_type: str, init_data: bytes
+    ) -> tuple[str, bytes]:
+        """Return the init data to construct the CDM session with (default: unchanged)."""
+        return init_data_type, init_data
+
+    def apply_license(self, session: SessionContext, response: bytes) -> None:
+        """Give a validated license to the CDM (default: one ``opencdm_session_update``)."""
+        self._cdm(session).update(response)
+
+    @hookimpl
+    def drm_cdm_capabilities(
+        self, key_system: str, capabilities: KeySystemCapabilities, profile: CdmProfile
+    ) -> KeySystemCapabilities:
+        """Narrow the declared capabilities to what the CDM of ``profile`` handles right."""
+        return adapt_capabilities(
+            capabilities,
+            profile,
+            init_data_types=self.cdm_init_data_types(capabilities.init_data_types, profile),
+        )
 
     @hookimpl
     def drm_is_supported(self, key_system: str, hal: Any) -> bool:
@@ -222,21 +312,38 @@ class OcdmKeySystemPlugin:
         init_data: bytes,
         cdm_data: bytes = b"",
     ) -> CdmSession:
-        """``opencdm_construct_session``, then apply a queued DRM header."""
+        """``opencdm_construct_session``, then apply a queued DRM header.
+
+        The init data goes through :meth:`cdm_init_data` first (a form the loaded CDM parses).
+        """
         system = self._system(session.system)
+        init_data_type, init_data = self.cdm_init_data(
+            session.system.profile, init_data_type, init_data
+        )
+        state = session.state
+        if not isinstance(state, OcdmSessionState):
+            state = session.state = OcdmSessionState()
+        state.callbacks = KeyBatchGate(session.callbacks)
         cdm = system.construct_session(
             LicenseType(license_type_for(session.session_type)),
             init_data_type,
             init_data,
             cdm_data,
-            session.callbacks,
+            state.callbacks,
         )
         session.cdm = cdm
-        state = session.state
-        if isinstance(state, OcdmSessionState) and state.queued_drm_header is not None:
+        if state.queued_drm_header is not None:
             header, state.queued_drm_header = state.queued_drm_header, None
             cdm.set_drm_header(header)
         return cdm
+
+    @staticmethod
+    def key_batch(session: SessionContext) -> KeyBatchGate:
+        """Return the session's callback gate (for licenses applied in several CDM updates)."""
+        state = session.state
+        if not isinstance(state, OcdmSessionState) or state.callbacks is None:
+            raise InvalidStateError(f"key session {session.session_id} has no CDM session yet")
+        return state.callbacks
 
     load_init_data_type: ClassVar[str] = "persistent-session-id"
     """Init data type that constructs a session to load (the init data is the CDM session id)."""
@@ -252,9 +359,9 @@ class OcdmKeySystemPlugin:
 
     @hookimpl
     def drm_update_session(self, session: SessionContext, response: bytes) -> None:
-        """Validate the license, then ``opencdm_session_update``."""
+        """Validate the license, then give it to the CDM (:meth:`apply_license`)."""
         self.validate_license(session, response)
-        self._cdm(session).update(response)
+        self.apply_license(session, response)
 
     @hookimpl
     def drm_close_session(self, session: SessionContext) -> None:
@@ -330,6 +437,8 @@ class OcdmKeySystemPlugin:
                 pattern=Pattern(int(params.pattern[0]), int(params.pattern[1])),
                 init_with_last15=params.init_with_last_15,
             )
+        except DecryptNotSupportedError as exc:
+            raise NotSupportedError(str(exc)) from exc
         except OcdmCallError as exc:
             if self._output_restricted(cdm, params.key_id):
                 raise OutputRestrictedError(f"decrypt refused by output protection: {exc}") from exc

@@ -6,14 +6,14 @@ caller scoped to the plugin that declared the key system (see ``drmkit.plugins.r
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from drmkit.core.types import CipherMode, KeySessionType
 
 if TYPE_CHECKING:
-    from drmkit_hal import Hal, SessionCallbacks
+    from drmkit_hal import CdmProfile, Hal, SessionCallbacks
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +44,48 @@ class KeySystemCapabilities:
         }
 
 
+# OCDM EncryptionScheme and LicenseType values (hal/include/drmkit/open_cdm.h).
+_OCDM_SCHEME = {CipherMode.CENC: 1, CipherMode.CBC1: 2, CipherMode.CENS: 3, CipherMode.CBCS: 4}
+_OCDM_LICENSE_TYPE = {
+    KeySessionType.TEMPORARY: 0,
+    KeySessionType.PERSISTENT_RELEASE_MESSAGE: 1,
+    KeySessionType.PERSISTENT_LICENCE: 2,
+}
+
+
+def adapt_capabilities(
+    capabilities: KeySystemCapabilities,
+    profile: CdmProfile,
+    *,
+    init_data_types: Iterable[str] | None = None,
+) -> KeySystemCapabilities:
+    """Return ``capabilities`` narrowed to what the CDM of ``profile`` handles right.
+
+    Encryption schemes and session types the profile does not list are dropped. Init-data types
+    are narrowed to ``init_data_types`` when given (what the plugin can hand the CDM, e.g. after
+    translating them), else to those the profile lists. A profile without restrictions changes
+    nothing.
+    """
+    if init_data_types is None:
+        kept_init = frozenset(
+            t for t in capabilities.init_data_types if profile.parses_init_data_type(t)
+        )
+    else:
+        kept_init = capabilities.init_data_types & frozenset(init_data_types)
+    return replace(
+        capabilities,
+        init_data_types=kept_init,
+        encryption_schemes=frozenset(
+            m for m in capabilities.encryption_schemes if profile.supports_scheme(_OCDM_SCHEME[m])
+        ),
+        session_types=frozenset(
+            t
+            for t in capabilities.session_types
+            if profile.supports_license_type(_OCDM_LICENSE_TYPE.get(t, 0))
+        ),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class KeySystemInfo:
     """A key system a plugin serves, as returned by ``drm_key_systems``.
@@ -61,15 +103,25 @@ class KeySystemInfo:
 class SystemContext:
     """One MediaKeys' view of its key system, passed to the system-level hooks.
 
-    ``cdm`` belongs to the plugin: the generic OCDM mapping stores the HAL ``CdmSystem`` there.
+    ``profile`` is the :class:`drmkit_hal.CdmProfile` of the CDM serving the key system on the
+    loaded library: what it supports and gets wrong (``docs/platforms.md``). ``capabilities`` are
+    the declared capabilities adapted to that CDM (what the core enforces). ``cdm`` belongs to the
+    plugin: the generic OCDM mapping stores the HAL ``CdmSystem`` there.
     """
 
-    __slots__ = ("cdm", "hal", "info", "key_system")
+    __slots__ = ("capabilities", "cdm", "hal", "info", "key_system", "profile")
 
-    def __init__(self, info: KeySystemInfo, hal: Hal) -> None:
+    def __init__(
+        self,
+        info: KeySystemInfo,
+        hal: Hal,
+        capabilities: KeySystemCapabilities | None = None,
+    ) -> None:
         self.info = info
         self.key_system = info.key_system
         self.hal = hal
+        self.profile: CdmProfile = hal.cdm_profile(info.key_system)
+        self.capabilities = capabilities or info.capabilities
         self.cdm: Any = None
 
 

@@ -3,6 +3,12 @@
 Published as entry point ``clearkey = "drmkit_clearkey.plugin:plugin"`` in group
 ``drmkit.keysystems``. Everything but init-data/license validation, PSSH description and the
 license helper comes from :class:`drmkit.ocdm.OcdmKeySystemPlugin`.
+
+It also carries what real Clear Key CDMs get wrong, driven by the loaded CDM's profile
+(``docs/platforms.md``): init data the CDM does not parse right is sent as Common PSSH, licenses
+with more keys than the CDM takes at once are applied key by key, keys the CDM cannot use are
+refused, and every key of a license must be usable afterwards, so a license the CDM silently
+dropped is an error rather than a session that never decrypts.
 """
 
 from __future__ import annotations
@@ -10,9 +16,10 @@ from __future__ import annotations
 from typing import Any
 
 from drmkit.core.types import CipherMode, KeySessionType
-from drmkit.errors import InvalidLicenseError
+from drmkit.errors import FailError, InvalidLicenseError, NotSupportedError
 from drmkit.ocdm import OcdmKeySystemPlugin
 from drmkit.plugin import KeySystemCapabilities, KeySystemInfo, SessionContext, hookimpl
+from drmkit_hal import CdmProfile, KeyStatus
 
 from drmkit_clearkey import formats
 from drmkit_clearkey.license_helper import ClearKeyLicenseHelper
@@ -43,7 +50,11 @@ class ClearKeyPlugin(OcdmKeySystemPlugin):
         formats.parse_init_data(init_data_type, init_data)
 
     def validate_license(self, session: SessionContext, response: bytes) -> None:
-        """Parse the JWK set; its ``type`` must match the session type."""
+        """Parse the JWK set; its ``type`` must match the session type; keys must be usable.
+
+        A key the loaded CDM cannot use (its profile's ``unusable_key_bytes``) is
+        ``NotSupportedError``: that CDM would decrypt with it to garbage and report success.
+        """
         parsed = formats.parse_license(response)
         persistent = session.session_type is KeySessionType.PERSISTENT_LICENCE
         if parsed.release_ack_key_ids and not persistent:
@@ -53,6 +64,69 @@ class ClearKeyPlugin(OcdmKeySystemPlugin):
             raise InvalidLicenseError(
                 f"a {parsed.license_type!r} license cannot be used in a {expected} session"
             )
+        profile = session.system.profile
+        for kid, key in parsed.keys.items():
+            reason = profile.unusable_key_reason(key)
+            if reason is not None:
+                raise NotSupportedError(f"the key of key id {kid.hex()} is refused: {reason}")
+
+    # -- the loaded CDM ------------------------------------------------------------------------
+
+    def cdm_init_data_types(self, declared: frozenset[str], profile: CdmProfile) -> frozenset[str]:
+        """Every declared type when the CDM parses Common PSSH (the others are translated)."""
+        if profile.parses_init_data_type("cenc"):
+            return declared
+        return super().cdm_init_data_types(declared, profile)
+
+    def cdm_init_data(
+        self, profile: CdmProfile, init_data_type: str, init_data: bytes
+    ) -> tuple[str, bytes]:
+        """Send ``keyids``/``webm`` init data as Common PSSH v1 to a CDM that misparses them."""
+        if profile.parses_init_data_type(init_data_type) or not profile.parses_init_data_type(
+            "cenc"
+        ):
+            return init_data_type, init_data
+        key_ids = formats.parse_init_data(init_data_type, init_data)
+        short = [k.hex() for k in key_ids if len(k) != 16]
+        if short:
+            raise NotSupportedError(
+                f"the {profile.name} CDM takes key ids only in Common PSSH, which holds 16-byte"
+                f" ids; {init_data_type} init data names {', '.join(short)}"
+            )
+        return "cenc", formats.make_common_pssh(key_ids)
+
+    def apply_license(self, session: SessionContext, response: bytes) -> None:
+        """Update the CDM (key by key where it takes fewer keys per license), then check.
+
+        Every key of the license must be usable afterwards: a CDM that ignored a license it could
+        not parse (and reported success) gives ``FailError`` here, not a session that decrypts
+        nothing.
+        """
+        cdm = self._cdm(session)
+        parsed = formats.parse_license(response)
+        limit = session.system.profile.max_keys_per_license
+        if limit is None or len(parsed.keys) <= limit:
+            cdm.update(response)
+        else:
+            kids = list(parsed.keys)
+            license_type = parsed.license_type or "temporary"
+            gate = self.key_batch(session)
+            gate.hold()
+            try:
+                for start in range(0, len(kids), limit):
+                    chunk = {kid: parsed.keys[kid] for kid in kids[start : start + limit]}
+                    cdm.update(formats.make_license(chunk, license_type))
+            finally:
+                gate.release()
+        for kid in parsed.keys:
+            if len(kid) != 16:
+                continue  # the OCDM ABI cannot name such a key: nothing to check it with
+            status = cdm.status(kid)
+            if status is not KeyStatus.USABLE:
+                raise FailError(
+                    f"the CDM did not take the key of key id {kid.hex()} (its status is"
+                    f" {status.name} after the update)"
+                )
 
     @hookimpl
     def drm_describe_init_data(self, system_id: bytes, data: bytes) -> dict[str, Any] | None:
