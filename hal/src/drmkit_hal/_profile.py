@@ -15,6 +15,7 @@ own with ``HalConfig.profile_paths`` (tried first) or force one with ``HalConfig
 from __future__ import annotations
 
 import fnmatch
+import os
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -109,6 +110,13 @@ class CdmProfile:
             return None
         listed = ", ".join(f"0x{b:02x}" for b in bad)
         return f"the key holds byte {listed}, which the {self.name} CDM mishandles"
+
+    def random_key(self, size: int = 16) -> bytes:
+        """Return a random key the CDM can use (redrawn while it holds an unusable byte)."""
+        while True:
+            key = os.urandom(size)
+            if self.unusable_key_reason(key) is None:
+                return key
 
     def as_dict(self) -> dict[str, Any]:
         """Return a JSON-friendly description (``drmkit plugins --json``)."""

@@ -35,6 +35,8 @@ from drmkit.errors import (
 from drmkit.events import MediaKeysListener
 
 if TYPE_CHECKING:
+    from drmkit_hal import CdmProfile
+
     from drmkit.core.factory import MediaKeysFactory
     from drmkit.plugins.model import KeySystemCapabilities, SystemContext
     from drmkit.plugins.routing import KeySystemRoute
@@ -81,6 +83,11 @@ class MediaKeys:
     def capabilities(self) -> KeySystemCapabilities:
         """The key system's capabilities on the loaded CDM (declared, narrowed by its profile)."""
         return self._system.capabilities
+
+    @property
+    def cdm_profile(self) -> CdmProfile:
+        """The profile of the CDM serving the key system (``docs/platforms.md``)."""
+        return self._system.profile
 
     @property
     def destroyed(self) -> bool:

@@ -160,9 +160,13 @@ async def start_license_server(ctx: DemoContext) -> str:
 
 
 async def store_content_key(ctx: DemoContext) -> str:
-    """Make a random key id and key and store them (or the injected wrong ones)."""
-    assert ctx.store is not None
-    ctx.kid, ctx.key = os.urandom(16), os.urandom(16)
+    """Make a random key id and key and store them (or the injected wrong ones).
+
+    The key is one the loaded CDM can use (its profile may rule out some bytes).
+    """
+    assert ctx.store is not None and ctx.container is not None
+    profile = ctx.container.hal().cdm_profile(ctx.key_system)
+    ctx.kid, ctx.key = os.urandom(16), profile.random_key()
     if ctx.fault is DemoFault.UNKNOWN_KID:
         return f"kid {ctx.kid.hex()} (fault: not stored)"
     stored = os.urandom(16) if ctx.fault is DemoFault.WRONG_KEY else ctx.key

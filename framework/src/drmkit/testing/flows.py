@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from drmkit.core.listeners import EventStream
 from drmkit.core.media_keys import MediaKeys
@@ -11,6 +12,9 @@ from drmkit.core.session import KeySession
 from drmkit.core.types import KeySessionType
 from drmkit.events import KeySessionEvent, KeyStatusesChanged, LicenseRequest
 from drmkit.plugins.model import LicenseHelper
+
+if TYPE_CHECKING:
+    from drmkit_hal import CdmProfile
 
 EVENT_TIMEOUT_S = 5.0
 """How long a test waits for one event (rialto-conformance uses 5000 ms)."""
@@ -26,9 +30,14 @@ async def next_event(
             return event
 
 
-def new_keys(count: int = 1) -> dict[bytes, bytes]:
-    """Return ``count`` random 16-byte key ids with random 16-byte keys."""
-    return {os.urandom(16): os.urandom(16) for _ in range(count)}
+def new_keys(count: int = 1, profile: CdmProfile | None = None) -> dict[bytes, bytes]:
+    """Return ``count`` random 16-byte key ids with random 16-byte keys.
+
+    With a CDM ``profile``, every key is one that CDM can use.
+    """
+    if profile is None:
+        return {os.urandom(16): os.urandom(16) for _ in range(count)}
+    return {os.urandom(16): profile.random_key() for _ in range(count)}
 
 
 @dataclass
@@ -53,7 +62,8 @@ async def license_session(
     init_data_type: str | None = None,
 ) -> LicensedSession:
     """Create a session, generate a request for ``keys``, answer it and wait for the statuses."""
-    keys = keys if keys is not None else new_keys()
+    if keys is None:  # keys the CDM can use (a client-side MediaKeys has no profile)
+        keys = new_keys(1, getattr(media_keys, "cdm_profile", None))
     session = await media_keys.create_session(session_type)
     events = session.events()
     pairs = helper.init_data(list(keys))

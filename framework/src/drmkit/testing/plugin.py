@@ -2,14 +2,15 @@
 
 Fixtures: ``drmkit_key_system`` (from ``--drmkit-keysystem``; a conftest may override it),
 ``drmkit_settings``, ``drmkit_hal`` (one HAL per test session), ``drmkit_container``,
-``media_keys_factory``, ``media_keys``, ``license_helper`` and ``refcdm`` (reference CDM test
+``media_keys_factory``, ``media_keys``, ``license_helper``, ``cdm_profile`` (the profile of the CDM
+under test), ``drmkit_new_keys`` (random keys that CDM can use) and ``refcdm`` (reference CDM test
 control; skips on a platform CDM).
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -21,7 +22,7 @@ except ImportError:  # pragma: no cover - only without the extra; sync fixtures 
     async_fixture = pytest.fixture  # type: ignore[assignment]
 
 if TYPE_CHECKING:
-    from drmkit_hal import Hal
+    from drmkit_hal import CdmProfile, Hal
 
     from drmkit.container import Container
     from drmkit.core.factory import MediaKeysFactory
@@ -236,6 +237,23 @@ def license_helper(drmkit_container: Container, drmkit_key_system: str) -> Licen
     except InterfaceNotImplementedError:
         pytest.skip(f"{drmkit_key_system} has no license helper (drm_license_helper)")
     return helper
+
+
+@pytest.fixture
+def cdm_profile(drmkit_hal: Hal, drmkit_key_system: str) -> CdmProfile:
+    """Return the profile of the CDM serving the key system under test (``docs/platforms.md``)."""
+    return drmkit_hal.cdm_profile(drmkit_key_system)
+
+
+@pytest.fixture
+def drmkit_new_keys(cdm_profile: CdmProfile) -> Callable[..., dict[bytes, bytes]]:
+    """Return ``new_keys(count=1)``: random key ids with keys the CDM under test can use."""
+    from drmkit.testing.flows import new_keys
+
+    def make(count: int = 1) -> dict[bytes, bytes]:
+        return new_keys(count, cdm_profile)
+
+    return make
 
 
 def _cdm_operation_aliases(container: Container, key_system: str) -> dict[str, str]:

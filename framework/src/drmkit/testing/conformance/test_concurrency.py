@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 
 from drmkit.core import KeyStatusesChanged, LicenseRequest, MediaKeys
 from drmkit.errors import FailError
 from drmkit.plugins.model import LicenseHelper
-from drmkit.testing.flows import license_session, new_keys, next_event
+from drmkit.testing.flows import license_session, next_event
 from drmkit.testing.refcdm import RefCdmControl
 
 pytestmark = [pytest.mark.drmkit_conformance]
@@ -20,8 +21,9 @@ async def test_slow_update_in_one_session_does_not_stall_another(
     license_helper: LicenseHelper,
     refcdm: RefCdmControl,
     drmkit_key_system: str,
+    drmkit_new_keys: Callable[..., dict[bytes, bytes]],
 ) -> None:
-    keys = new_keys()
+    keys = drmkit_new_keys()
     slow = await media_keys.create_session()
     events = slow.events()
     init_data_type, init_data = license_helper.init_data(list(keys))[0]
@@ -49,8 +51,9 @@ async def test_error_callback_during_an_operation_fails_it(
     license_helper: LicenseHelper,
     refcdm: RefCdmControl,
     drmkit_key_system: str,
+    drmkit_new_keys: Callable[..., dict[bytes, bytes]],
 ) -> None:
-    keys = new_keys()
+    keys = drmkit_new_keys()
     session = await media_keys.create_session()
     events = session.events()
     init_data_type, init_data = license_helper.init_data(list(keys))[0]
@@ -71,9 +74,10 @@ async def test_failed_generate_request_can_be_retried(
     license_helper: LicenseHelper,
     refcdm: RefCdmControl,
     drmkit_key_system: str,
+    drmkit_new_keys: Callable[..., dict[bytes, bytes]],
 ) -> None:
     """Rialto ``SessionFailuresTest``: a failure, then the same call succeeds."""
-    keys = new_keys()
+    keys = drmkit_new_keys()
     session = await media_keys.create_session()
     events = session.events()
     init_data_type, init_data = license_helper.init_data(list(keys))[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import Callable
 
 import pytest
 
@@ -25,7 +26,7 @@ from drmkit.core import (
 from drmkit.errors import DrmError, FailError
 from drmkit.plugins.model import LicenseHelper
 from drmkit.testing.cenc import encrypt_sample
-from drmkit.testing.flows import license_session, new_keys, next_event
+from drmkit.testing.flows import license_session, next_event
 from drmkit.testing.refcdm import RefCdmControl
 
 pytestmark = [pytest.mark.drmkit_conformance]
@@ -74,7 +75,9 @@ async def test_decrypt_reproduces_plaintext(
 
 
 async def test_decrypt_with_wrong_or_missing_key(
-    media_keys: MediaKeys, license_helper: LicenseHelper
+    media_keys: MediaKeys,
+    license_helper: LicenseHelper,
+    drmkit_new_keys: Callable[..., dict[bytes, bytes]],
 ) -> None:
     licensed = await license_session(media_keys, license_helper)
     kid, key = next(iter(licensed.keys.items()))
@@ -85,7 +88,7 @@ async def test_decrypt_with_wrong_or_missing_key(
     with pytest.raises(FailError):  # E3: no usable key is a distinct error, not garbage
         await licensed.session.decrypt(sample, DecryptParams(CipherMode.CENC, os.urandom(16), iv))
     # E6: another key of the session decrypts to something else, never the plaintext.
-    other = new_keys()
+    other = drmkit_new_keys()
     await licensed.session.update(license_helper.build_license(b"", other))
     other_kid = next(iter(other))
     for _ in range(50):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import Callable
 
 import pytest
 
@@ -31,7 +32,7 @@ from drmkit.core.factory import MediaKeysFactory
 from drmkit.errors import DrmError, FailError
 from drmkit.events import KeySessionEvent
 from drmkit.plugins.model import LicenseHelper
-from drmkit.testing.flows import license_session, new_keys, next_event
+from drmkit.testing.flows import license_session, next_event
 from drmkit.testing.refcdm import RefCdmControl
 
 pytestmark = [pytest.mark.drmkit_conformance]
@@ -100,9 +101,11 @@ async def test_unsupported_session_type_not_supported(media_keys: MediaKeys) -> 
 
 
 async def test_generate_request_delivers_license_request(
-    media_keys: MediaKeys, license_helper: LicenseHelper
+    media_keys: MediaKeys,
+    license_helper: LicenseHelper,
+    drmkit_new_keys: Callable[..., dict[bytes, bytes]],
 ) -> None:
-    keys = new_keys()
+    keys = drmkit_new_keys()
     for init_data_type, init_data in license_helper.init_data(list(keys)):
         session = await media_keys.create_session()
         events = session.events()
@@ -117,9 +120,11 @@ async def test_generate_request_delivers_license_request(
 
 
 async def test_update_surfaces_usable_key_status(
-    media_keys: MediaKeys, license_helper: LicenseHelper
+    media_keys: MediaKeys,
+    license_helper: LicenseHelper,
+    drmkit_new_keys: Callable[..., dict[bytes, bytes]],
 ) -> None:
-    licensed = await license_session(media_keys, license_helper, new_keys(2))
+    licensed = await license_session(media_keys, license_helper, drmkit_new_keys(2))
     statuses = dict(licensed.statuses.key_statuses)
     assert statuses == {kid: KeyStatus.USABLE for kid in licensed.keys}
     assert licensed.session.key_statuses == statuses
@@ -128,9 +133,11 @@ async def test_update_surfaces_usable_key_status(
 
 
 async def test_several_updates_accumulate_keys(
-    media_keys: MediaKeys, license_helper: LicenseHelper
+    media_keys: MediaKeys,
+    license_helper: LicenseHelper,
+    drmkit_new_keys: Callable[..., dict[bytes, bytes]],
 ) -> None:
-    keys = new_keys(2)
+    keys = drmkit_new_keys(2)
     first, second = list(keys.items())
     licensed = await license_session(media_keys, license_helper, dict([first]))
     session = licensed.session
@@ -140,10 +147,12 @@ async def test_several_updates_accumulate_keys(
 
 
 async def test_listener_object_receives_events(
-    media_keys: MediaKeys, license_helper: LicenseHelper
+    media_keys: MediaKeys,
+    license_helper: LicenseHelper,
+    drmkit_new_keys: Callable[..., dict[bytes, bytes]],
 ) -> None:
     listener = RecordingListener()
-    keys = new_keys()
+    keys = drmkit_new_keys()
     session = await media_keys.create_session(listener=listener)
     init_data_type, init_data = license_helper.init_data(list(keys))[0]
     await session.generate_request(init_data_type, init_data)
@@ -158,11 +167,13 @@ async def test_listener_object_receives_events(
 
 
 async def test_sessions_each_get_only_their_own_events(
-    media_keys: MediaKeys, license_helper: LicenseHelper
+    media_keys: MediaKeys,
+    license_helper: LicenseHelper,
+    drmkit_new_keys: Callable[..., dict[bytes, bytes]],
 ) -> None:
     """Several sessions with different listeners on one MediaKeys (Rialto's hazard; EME C9)."""
     listeners = [RecordingListener() for _ in range(3)]
-    keys = [new_keys() for _ in listeners]
+    keys = [drmkit_new_keys() for _ in listeners]
     sessions = [await media_keys.create_session(listener=lst) for lst in listeners]
     for session, session_keys in zip(sessions, keys, strict=True):
         init_data_type, init_data = license_helper.init_data(list(session_keys))[0]
@@ -189,7 +200,9 @@ async def test_sessions_each_get_only_their_own_events(
 
 
 async def test_listener_that_raises_does_not_break_the_session(
-    media_keys: MediaKeys, license_helper: LicenseHelper
+    media_keys: MediaKeys,
+    license_helper: LicenseHelper,
+    drmkit_new_keys: Callable[..., dict[bytes, bytes]],
 ) -> None:
     class Exploding(RecordingListener):
         def on_license_request(self, session_id: int, message: bytes, url: str) -> None:
@@ -197,7 +210,7 @@ async def test_listener_that_raises_does_not_break_the_session(
             raise RuntimeError("listener bug")
 
     listener = Exploding()
-    keys = new_keys()
+    keys = drmkit_new_keys()
     session = await media_keys.create_session(listener=listener)
     events = session.events()
     init_data_type, init_data = license_helper.init_data(list(keys))[0]
@@ -210,11 +223,13 @@ async def test_listener_that_raises_does_not_break_the_session(
 
 
 async def test_detached_listener_gets_nothing_and_session_still_works(
-    media_keys: MediaKeys, license_helper: LicenseHelper
+    media_keys: MediaKeys,
+    license_helper: LicenseHelper,
+    drmkit_new_keys: Callable[..., dict[bytes, bytes]],
 ) -> None:
     """RC-CORE-KEYS-012: no callbacks once the client is gone; the session still works."""
     listener = RecordingListener()
-    keys = new_keys()
+    keys = drmkit_new_keys()
     session = await media_keys.create_session(listener=listener)
     session.set_listener(None)
     events = session.events()
@@ -389,9 +404,11 @@ async def test_create_media_keys_fails_for_unsupported_key_system(
 
 
 async def test_bad_init_data_is_rejected_and_session_stays_usable(
-    media_keys: MediaKeys, license_helper: LicenseHelper
+    media_keys: MediaKeys,
+    license_helper: LicenseHelper,
+    drmkit_new_keys: Callable[..., dict[bytes, bytes]],
 ) -> None:
-    keys = new_keys()
+    keys = drmkit_new_keys()
     init_data_type, good = license_helper.init_data(list(keys))[0]
     session = await media_keys.create_session()
     events = session.events()
@@ -404,9 +421,11 @@ async def test_bad_init_data_is_rejected_and_session_stays_usable(
 
 
 async def test_bad_license_is_rejected_and_session_stays_usable(
-    media_keys: MediaKeys, license_helper: LicenseHelper
+    media_keys: MediaKeys,
+    license_helper: LicenseHelper,
+    drmkit_new_keys: Callable[..., dict[bytes, bytes]],
 ) -> None:
-    keys = new_keys()
+    keys = drmkit_new_keys()
     session = await media_keys.create_session()
     events = session.events()
     init_data_type, init_data = license_helper.init_data(list(keys))[0]
@@ -501,7 +520,9 @@ async def test_events_iterator_ends_on_release(
 
 
 async def test_async_listener_methods_are_awaited(
-    media_keys: MediaKeys, license_helper: LicenseHelper
+    media_keys: MediaKeys,
+    license_helper: LicenseHelper,
+    drmkit_new_keys: Callable[..., dict[bytes, bytes]],
 ) -> None:
     class AsyncListener(RecordingListener):
         async def on_license_request(  # type: ignore[override]
@@ -512,7 +533,7 @@ async def test_async_listener_methods_are_awaited(
 
     listener = AsyncListener()
     session = await media_keys.create_session(listener=listener)
-    init_data_type, init_data = license_helper.init_data(list(new_keys()))[0]
+    init_data_type, init_data = license_helper.init_data(list(drmkit_new_keys()))[0]
     await session.generate_request(init_data_type, init_data)
     await asyncio.wait_for(listener.arrived.wait(), 5)
     assert listener.events[0][:2] == ("request", session.id)
