@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from drmkit_hal import EncryptionScheme, Pattern, Subsample
+from drmkit_hal import CdmSession, EncryptionScheme, Hal, Pattern, Subsample
 
 CLEARKEY = "org.w3.clearkey"
 WIDEVINE = "com.widevine.alpha"
@@ -102,6 +102,30 @@ def jwk_license(keys: dict[bytes, bytes], session_type: str = "temporary") -> by
             "type": session_type,
         }
     ).encode()
+
+
+# ---- Clear Key on whatever CDM the library has ------------------------------------------------
+
+
+def clearkey_init_data(hal: Hal, *kids: bytes) -> tuple[str, bytes]:
+    """Init data naming ``kids`` in a form the library's Clear Key CDM parses (its profile)."""
+    if hal.cdm_profile(CLEARKEY).parses_init_data_type("keyids"):
+        return "keyids", keyids_init_data(*kids)
+    return "cenc", common_pssh(*kids)
+
+
+def usable_keys(hal: Hal, *kids: bytes) -> dict[bytes, bytes]:
+    """A random key per key id that the library's Clear Key CDM can use."""
+    profile = hal.cdm_profile(CLEARKEY)
+    return {kid: profile.random_key() for kid in kids}
+
+
+def give_license(hal: Hal, session: CdmSession, keys: dict[bytes, bytes]) -> None:
+    """Update ``session`` with ``keys``, as many per license as the library's CDM takes."""
+    limit = hal.cdm_profile(CLEARKEY).max_keys_per_license or len(keys)
+    items = list(keys.items())
+    for start in range(0, len(items), limit):
+        session.update(jwk_license(dict(items[start : start + limit])))
 
 
 def sim_license(key_system: str, session_id: str, keys: dict[bytes, bytes], **status: str) -> bytes:

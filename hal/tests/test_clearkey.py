@@ -1,4 +1,8 @@
-"""org.w3.clearkey flows through the real binding and the reference CDM."""
+"""org.w3.clearkey flows through the real binding.
+
+Tests marked ``refcdm`` pin the reference CDM's complete Clear Key (multi-key licenses, persistent
+sessions, errors for bad input); the others hold on any Clear Key CDM, OCDM-Clearkey included.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from hal_testsupport import (
     CLEARKEY,
     Recorder,
     b64url,
+    clearkey_init_data,
     common_pssh,
     encrypt_sample,
     jwk_license,
@@ -30,8 +35,13 @@ from hal_testsupport import (
 
 KID1 = bytes.fromhex("0123456789abcdef0123456789abcdef")
 KID2 = bytes.fromhex("fedcba9876543210fedcba9876543210")
-KEY1 = bytes.fromhex("00112233445566778899aabbccddeeff")
+KEY1 = bytes.fromhex("01112233445566778899aabbccddeeff")
 KEY2 = bytes(16)  # all zero bytes: the real OCDM ClearKey's strlen bug would break this key
+
+
+def _kid(text: str) -> bytes:
+    # W3C Clear Key sends base64url; OCDM-Clearkey sends standard base64 ('+', '/').
+    return unb64url(text.replace("+", "-").replace("/", "_"))
 
 
 def _challenge(recorder: Recorder) -> dict[str, object]:
@@ -45,9 +55,10 @@ def _challenge(recorder: Recorder) -> dict[str, object]:
 @pytest.mark.parametrize(
     ("init_type", "init_data"),
     [
-        ("keyids", keyids_init_data(KID1, KID2)),
+        # OCDM-Clearkey misparses keyids with '-'/'_' and webm (the plugin sends Common PSSH).
+        pytest.param("keyids", keyids_init_data(KID1, KID2), marks=pytest.mark.refcdm),
         ("cenc", common_pssh(KID1, KID2)),
-        ("webm", KID1),
+        pytest.param("webm", KID1, marks=pytest.mark.refcdm),
     ],
 )
 def test_challenge_lists_init_data_key_ids(
@@ -58,7 +69,7 @@ def test_challenge_lists_init_data_key_ids(
     assert session.session_id.isdigit() and int(session.session_id) >= 10
     challenge = _challenge(recorder)
     expected = [KID1] if init_type == "webm" else [KID1, KID2]
-    assert [unb64url(k) for k in challenge["kids"]] == expected  # type: ignore[union-attr]
+    assert [_kid(k) for k in challenge["kids"]] == expected  # type: ignore[union-attr]
     assert challenge["type"] == "temporary"
     # Init data key ids are known (pending) right after construct.
     assert session.has_key_id(KID1)
@@ -66,6 +77,7 @@ def test_challenge_lists_init_data_key_ids(
     assert not session.has_key_id(bytes(range(16)))
 
 
+@pytest.mark.refcdm
 def test_ocdm_challenge_format_is_configurable(hal: Hal, recorder: Recorder) -> None:
     kid = bytes.fromhex("fbff" + "00" * 14)  # encodes with '+' / '/' in standard base64
     hal.configure({"clearkey_challenge": "ocdm"})
@@ -83,6 +95,7 @@ def test_ocdm_challenge_format_is_configurable(hal: Hal, recorder: Recorder) -> 
         hal.configure({"clearkey_challenge": "w3c"})
 
 
+@pytest.mark.refcdm
 def test_multi_key_license_makes_all_keys_usable(hal: Hal, recorder: Recorder) -> None:
     session = hal.create_system(CLEARKEY).construct_session(
         LicenseType.TEMPORARY, "keyids", keyids_init_data(KID1, KID2), b"", recorder
@@ -101,6 +114,7 @@ def test_multi_key_license_makes_all_keys_usable(hal: Hal, recorder: Recorder) -
     assert bytes(data) == clear
 
 
+@pytest.mark.refcdm
 def test_bad_license_fails_update_with_an_error_callback(hal: Hal, recorder: Recorder) -> None:
     session = hal.create_system(CLEARKEY).construct_session(
         LicenseType.TEMPORARY, "keyids", keyids_init_data(KID1), b"", recorder
@@ -115,6 +129,7 @@ def test_bad_license_fails_update_with_an_error_callback(hal: Hal, recorder: Rec
     assert session.status(KID1) is KeyStatus.STATUS_PENDING
 
 
+@pytest.mark.refcdm
 def test_bad_init_data_fails_construct(hal: Hal, recorder: Recorder) -> None:
     system = hal.create_system(CLEARKEY)
     for init_type, data in (
@@ -130,9 +145,10 @@ def test_bad_init_data_fails_construct(hal: Hal, recorder: Recorder) -> None:
 
 def test_session_ids_are_distinct_counters(hal: Hal) -> None:
     system = hal.create_system(CLEARKEY)
+    init_type, init_data = clearkey_init_data(hal, KID1)
     ids = [
         system.construct_session(
-            LicenseType.TEMPORARY, "keyids", keyids_init_data(KID1), b"", Recorder()
+            LicenseType.TEMPORARY, init_type, init_data, b"", Recorder()
         ).session_id
         for _ in range(5)
     ]
@@ -140,6 +156,7 @@ def test_session_ids_are_distinct_counters(hal: Hal) -> None:
     assert [int(i) for i in ids] == sorted(int(i) for i in ids)
 
 
+@pytest.mark.refcdm
 def test_persistent_license_load_and_remove(hal: Hal, open_hal: object, store_dir: Path) -> None:
     rec = Recorder()
     system = hal.create_system(CLEARKEY)
@@ -191,16 +208,19 @@ def test_persistent_license_load_and_remove(hal: Hal, open_hal: object, store_di
 
 
 def test_temporary_session_cannot_be_loaded(hal: Hal) -> None:
+    # On Thunder the load result is inverted (its profile's quirk): a failure still raises.
+    init_type, init_data = clearkey_init_data(hal, KID1)
     session = hal.create_system(CLEARKEY).construct_session(
-        LicenseType.TEMPORARY, "keyids", keyids_init_data(KID1), b"", Recorder()
+        LicenseType.TEMPORARY, init_type, init_data, b"", Recorder()
     )
     with pytest.raises(OcdmCallError):
         session.load()
 
 
 def test_key_id_arguments_are_validated(hal: Hal) -> None:
+    init_type, init_data = clearkey_init_data(hal, KID1)
     session = hal.create_system(CLEARKEY).construct_session(
-        LicenseType.TEMPORARY, "keyids", keyids_init_data(KID1), b"", Recorder()
+        LicenseType.TEMPORARY, init_type, init_data, b"", Recorder()
     )
     for bad in (b"", b"short", bytes(17)):
         with pytest.raises(ValueError, match="key id"):
@@ -229,7 +249,8 @@ def test_oversized_inputs_are_rejected_before_c(hal: Hal) -> None:
         system.construct_session(99, "webm", KID1, b"", Recorder())  # type: ignore[arg-type]
 
 
-def test_closed_session_keeps_answering_until_destructed(hal: Hal, recorder: Recorder) -> None:
+@pytest.mark.refcdm
+def test_closed_session_refuses_updates(hal: Hal, recorder: Recorder) -> None:
     session = hal.create_system(CLEARKEY).construct_session(
         LicenseType.TEMPORARY, "keyids", keyids_init_data(KID1), b"", recorder
     )
@@ -237,6 +258,16 @@ def test_closed_session_keeps_answering_until_destructed(hal: Hal, recorder: Rec
     session.close()
     with pytest.raises(OcdmCallError):
         session.update(jwk_license({KID1: KEY1}))
+
+
+def test_closed_session_keeps_answering_until_destructed(hal: Hal, recorder: Recorder) -> None:
+    init_type, init_data = clearkey_init_data(hal, KID1)
+    session = hal.create_system(CLEARKEY).construct_session(
+        LicenseType.TEMPORARY, init_type, init_data, b"", recorder
+    )
+    session.update(jwk_license({KID1: KEY1}))
+    session.close()
+    assert isinstance(session.status(KID1), KeyStatus)  # still answering
     session.destruct()
     session.destruct()  # idempotent
     assert session.destructed

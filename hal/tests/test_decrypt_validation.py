@@ -3,19 +3,38 @@
 from __future__ import annotations
 
 import pytest
-from drmkit_hal import CdmSession, EncryptionScheme, Hal, LicenseType, Pattern, Subsample
-from hal_testsupport import CLEARKEY, Recorder, jwk_license, keyids_init_data
+from drmkit_hal import (
+    CdmSession,
+    DecryptNotSupportedError,
+    DecryptVariant,
+    EncryptionScheme,
+    Hal,
+    LicenseType,
+    Pattern,
+    Subsample,
+)
+from hal_testsupport import CLEARKEY, Recorder, clearkey_init_data, jwk_license
 
 KID = bytes.fromhex("44444444444444444444444444444444")
 
 
+def _licensed(hal: Hal) -> CdmSession:
+    init_type, init_data = clearkey_init_data(hal, KID)
+    session = hal.create_system(CLEARKEY).construct_session(
+        LicenseType.TEMPORARY, init_type, init_data, b"", Recorder()
+    )
+    session.update(jwk_license({KID: bytes(range(1, 17))}))
+    return session
+
+
 @pytest.fixture
 def session(hal: Hal) -> CdmSession:
-    session = hal.create_system(CLEARKEY).construct_session(
-        LicenseType.TEMPORARY, "keyids", keyids_init_data(KID), b"", Recorder()
-    )
-    session.update(jwk_license({KID: bytes(range(16))}))
-    return session
+    return _licensed(hal)
+
+
+@pytest.fixture
+def v2_session(open_hal: object) -> CdmSession:
+    return _licensed(open_hal(decrypt_variant=DecryptVariant.V2))  # type: ignore[operator]
 
 
 @pytest.mark.parametrize("iv", [b"x", bytes(4), bytes(12), bytes(17), bytes(24)])
@@ -47,17 +66,24 @@ def test_subsamples_must_cover_the_buffer(session: CdmSession, subsamples: list[
         )
 
 
-def test_v2_carries_at_most_255_subsamples(session: CdmSession) -> None:
+def test_v2_carries_at_most_255_subsamples(v2_session: CdmSession, hal: Hal) -> None:
     with pytest.raises(ValueError, match="255"):
-        session.decrypt(
+        v2_session.decrypt(
             bytearray(256),
             scheme=EncryptionScheme.CENC,
             key_id=KID,
             subsamples=[Subsample(1, 0)] * 256,
         )
-    session.decrypt(
-        bytearray(255), scheme=EncryptionScheme.CENC, key_id=KID, subsamples=[Subsample(1, 0)] * 255
-    )
+    data = bytearray(range(255))
+    full = [Subsample(1, 0)] * 255
+    if hal.cdm_profile(CLEARKEY).decrypt_v2_sample_info is False:
+        # A CDM that drops v2's map would decrypt the clear bytes: refused, data untouched.
+        with pytest.raises(DecryptNotSupportedError, match="subsample map"):
+            v2_session.decrypt(data, scheme=EncryptionScheme.CENC, key_id=KID, subsamples=full)
+        assert data == bytearray(range(255))
+    else:
+        v2_session.decrypt(data, scheme=EncryptionScheme.CENC, key_id=KID, subsamples=full)
+        assert data == bytearray(range(255))  # all clear
 
 
 def test_read_only_buffers_are_refused(session: CdmSession) -> None:
@@ -72,11 +98,11 @@ def test_scheme_and_pattern_checks(session: CdmSession) -> None:
         session.decrypt(bytearray(16), scheme=7, key_id=KID)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="pattern"):
         session.decrypt(
-            bytearray(16), scheme=EncryptionScheme.CBCS, key_id=KID, pattern=Pattern(0, 9)
+            bytearray(16), scheme=EncryptionScheme.CENS, key_id=KID, pattern=Pattern(0, 9)
         )
     with pytest.raises(ValueError, match="pattern"):
         session.decrypt(
-            bytearray(16), scheme=EncryptionScheme.CBCS, key_id=KID, pattern=Pattern(-1, 9)
+            bytearray(16), scheme=EncryptionScheme.CENS, key_id=KID, pattern=Pattern(-1, 9)
         )
 
 

@@ -58,6 +58,9 @@ class CdmProfile:
         description: one line for humans.
         key_systems: the key systems it serves; ``"*"`` matches any.
         decrypt_variant: the decrypt entry point that is correct on this CDM.
+        decrypt_v2_sample_info: whether ``opencdm_session_decrypt_v2`` hands the CDM the whole
+            ``SampleInfo`` (subsample map and pattern); ``False``: a ``v2`` decrypt that needs
+            either is refused rather than done wrong.
         encryption_schemes: the schemes the CDM decrypts correctly.
         init_data_types: the init-data types the CDM parses correctly in every case.
         license_types: the session (licence) types the CDM supports.
@@ -77,6 +80,7 @@ class CdmProfile:
     description: str = ""
     key_systems: tuple[str, ...] = ("*",)
     decrypt_variant: DecryptVariant = DecryptVariant.TEN_ARG
+    decrypt_v2_sample_info: bool | None = None
     encryption_schemes: frozenset[EncryptionScheme] | None = None
     init_data_types: frozenset[str] | None = None
     license_types: frozenset[LicenseType] | None = None
@@ -126,6 +130,7 @@ class CdmProfile:
             "description": self.description,
             "key_systems": list(self.key_systems),
             "decrypt_variant": self.decrypt_variant.value,
+            "decrypt_v2_sample_info": self.decrypt_v2_sample_info,
             "encryption_schemes": _names(self.encryption_schemes, lambda s: s.name.lower()),
             "init_data_types": None
             if self.init_data_types is None
@@ -189,6 +194,7 @@ _CDM_KEYS = {
     "description",
     "key_systems",
     "decrypt_variant",
+    "decrypt_v2_sample_info",
     "encryption_schemes",
     "init_data_types",
     "license_types",
@@ -251,7 +257,7 @@ def _cdm_fields(table: Mapping[str, Any], where: str) -> dict[str, Any]:
             ):
                 raise ProfileError(f"{here} must be a list of byte values 0..255")
             out[key] = frozenset(value)
-        elif key == "extension_interface":
+        elif key in ("extension_interface", "decrypt_v2_sample_info"):
             if not isinstance(value, bool):
                 raise ProfileError(f"{here} must be true or false")
             out[key] = value

@@ -339,8 +339,8 @@ class CdmSession:
                 raise ValueError(f"sample of {length} bytes exceeds the ABI's uint32 length")
             if subsamples:
                 packed = _decrypt.pack_subsamples(subsamples, length)
-            if not length:
-                return
+            if not length or scheme == EncryptionScheme.CLEAR:
+                return  # clear: nothing is encrypted; a CDM given the buffer could only damage it
             variant = self._variant
             if init_with_last15 and variant is DecryptVariant.V2:
                 variant = DecryptVariant.TEN_ARG  # SampleInfo has no initWithLast15 field
@@ -351,8 +351,17 @@ class CdmSession:
                         raise ValueError(
                             f"{count} subsamples: opencdm_session_decrypt_v2 carries at most 255"
                         )
+
                 else:
                     packed, count = b"", 0
+                if self._profile.decrypt_v2_sample_info is False and (
+                    subsamples or pattern[0] or scheme == EncryptionScheme.CENS
+                ):
+                    raise DecryptNotSupportedError(
+                        "opencdm_session_decrypt_v2 drops the subsample map and pattern on the "
+                        f"{self._profile.name} CDM (it would decrypt clear bytes too): use "
+                        "decrypt_variant ten_arg (what auto picks for it)"
+                    )
                 if media is None:
                     media = _NO_MEDIA
                 self._guard.enter()
@@ -390,9 +399,7 @@ class CdmSession:
                 f"scheme {scheme.name} needs a scheme argument: the legacy 8-argument "
                 "opencdm_session_decrypt is AES-CTR only (configure decrypt_variant ten_arg or v2)"
             )
-        if scheme is EncryptionScheme.CLEAR:
-            return  # nothing is encrypted: a CDM given the buffer could only damage it
-        if not subsamples and not (legacy and scheme is EncryptionScheme.CENS):
+        if not subsamples and scheme is not EncryptionScheme.CENS:
             self._decrypt_call(legacy, data, length, scheme, pattern, iv, key_id, last15)
             return
         ranges = _decrypt.encrypted_ranges(subsamples, length)
