@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from drmkit_hal import EncryptionScheme, Hal, HalConfig, LicenseType, OcdmCallError, OcdmStatus
 from drmkit_hal._ocdm import ffi, lib
-from hal_testsupport import CLEARKEY, NETFLIX, WIDEVINE, Recorder, jwk_license
+from hal_testsupport import CLEARKEY, NETFLIX, WIDEVINE, Recorder, clearkey_init_data, jwk_license
 
 KID = bytes.fromhex("77777777777777777777777777777777")
 
@@ -23,11 +23,12 @@ def test_every_exported_symbol_is_bound(hal: Hal, library_path: Path) -> None:
     )
     exported = {line.split()[-1] for line in out.stdout.splitlines() if line.strip()}
     ours = {n for n in exported if n.startswith(("opencdm_", "drmkit_refcdm_"))}
-    assert len(ours) >= 50
+    assert len(ours) >= 48  # Thunder R5.3: every declared function but opencdm_system_teardown
     unbound = sorted(n for n in ours if not hal.exports(n))
     assert unbound == []
 
 
+@pytest.mark.refcdm
 def test_deprecated_create_system_through_the_shim(hal: Hal) -> None:
     # The wrapper prefers create_system_extended; the plain form is reachable through the shim.
     handle = hal._library.handle
@@ -38,6 +39,7 @@ def test_deprecated_create_system_through_the_shim(hal: Hal) -> None:
     assert lib.hal_destruct_system(handle, system) == OcdmStatus.INVALID_ARG  # already gone
 
 
+@pytest.mark.refcdm
 def test_null_ish_inputs(hal: Hal) -> None:
     clearkey = hal.create_system(CLEARKEY)
     for init_type in ("webm", "keyids", "cenc", ""):
@@ -69,12 +71,17 @@ def test_null_ish_inputs(hal: Hal) -> None:
     assert netflix.secure_stop_ids() == []
 
 
-def test_dispose_then_reuse(library_path: Path, store_dir: Path) -> None:
-    # Closing the last Hal disposes the CDM (its callback thread stops); a new Hal works again.
-    for _ in range(2):
-        with Hal.open(HalConfig(library_path=library_path, store_dir=store_dir)) as hal:
+def test_close_then_reopen(
+    library_path: Path, store_dir: Path, search_path: tuple[Path, ...]
+) -> None:
+    # Closing the last Hal does not dispose the library (terminal in Thunder's client: the next
+    # create_system would crash); a new Hal works again, as often as wanted.
+    for _ in range(5):
+        config = HalConfig(library_path, store_dir=store_dir, library_search_path=search_path)
+        with Hal.open(config) as hal:
             recorder = Recorder()
+            init_type, init_data = clearkey_init_data(hal, KID)
             hal.create_system(CLEARKEY).construct_session(
-                LicenseType.TEMPORARY, "webm", KID, b"", recorder
+                LicenseType.TEMPORARY, init_type, init_data, b"", recorder
             )
             recorder.wait_for("challenge")

@@ -12,17 +12,19 @@ import threading
 import time
 
 from drmkit_hal import EncryptionScheme, Hal, HalError, KeyStatus, LicenseType, Subsample
-from hal_testsupport import CLEARKEY, Recorder, encrypt_sample, jwk_license, keyids_init_data
+from hal_testsupport import CLEARKEY, Recorder, clearkey_init_data, encrypt_sample, jwk_license
 
 KID = bytes.fromhex("88888888888888888888888888888888")
-KEY = os.urandom(16)
+KEY = bytes(b or 1 for b in os.urandom(16))  # no 0x00: every Clear Key CDM can use it
 CLEAR = os.urandom(1024)
 IV = os.urandom(8)
 SUBSAMPLES = [Subsample(24, 488), Subsample(12, 500)]
 ENCRYPTED = encrypt_sample(EncryptionScheme.CENC, KEY, IV, CLEAR, SUBSAMPLES)
 
 
-def test_parallel_decrypts_and_destructs(hal: Hal, baseline: dict[str, object]) -> None:
+def test_parallel_decrypts_and_destructs(hal: Hal) -> None:
+    baseline = hal.test_control({"op": "stats"}) if hal.is_reference else None
+    init_type, init_data = clearkey_init_data(hal, KID)
     system = hal.create_system(CLEARKEY)
     stop = time.monotonic() + 1.0
     failures: list[BaseException] = []
@@ -31,7 +33,7 @@ def test_parallel_decrypts_and_destructs(hal: Hal, baseline: dict[str, object]) 
 
     def new_session():  # type: ignore[no-untyped-def]
         session = system.construct_session(
-            LicenseType.TEMPORARY, "keyids", keyids_init_data(KID), b"", Recorder()
+            LicenseType.TEMPORARY, init_type, init_data, b"", Recorder()
         )
         session.update(jwk_license({KID: KEY}))
         return session
@@ -92,4 +94,5 @@ def test_parallel_decrypts_and_destructs(hal: Hal, baseline: dict[str, object]) 
     assert failures == []
     assert decrypted > 0
     system.destruct()
-    assert hal.test_control({"op": "stats"}) == baseline
+    if baseline is not None:
+        assert hal.test_control({"op": "stats"}) == baseline

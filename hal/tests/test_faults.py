@@ -15,6 +15,8 @@ from hal_testsupport import CLEARKEY, Recorder, jwk_license, keyids_init_data
 KID = bytes.fromhex("33333333333333333333333333333333")
 KEY = bytes.fromhex("0f0e0d0c0b0a09080706050403020100")
 
+pytestmark = pytest.mark.refcdm
+
 
 def _session(hal: Hal, recorder: Recorder):  # type: ignore[no-untyped-def]
     return hal.create_system(CLEARKEY).construct_session(

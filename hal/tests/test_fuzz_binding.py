@@ -128,6 +128,7 @@ def test_fuzz_licenses(hal: Hal) -> None:
     run_budget(check)
 
 
+@pytest.mark.refcdm
 def test_fuzz_drm_headers(hal: Hal, seeds: list[bytes]) -> None:
     session = hal.create_system(NETFLIX).construct_session(
         LicenseType.TEMPORARY, "", b"", b"", Recorder()
@@ -145,6 +146,7 @@ def test_fuzz_drm_headers(hal: Hal, seeds: list[bytes]) -> None:
     run_budget(check)
 
 
+@pytest.mark.refcdm
 def test_fuzz_control_json(hal: Hal) -> None:
     values = st.recursive(
         st.none() | st.booleans() | st.integers() | st.text(max_size=10),

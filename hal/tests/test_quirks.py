@@ -155,12 +155,14 @@ def _keyids(kid: bytes) -> bytes:
     return json.dumps({"kids": [base64.urlsafe_b64encode(kid).rstrip(b"=").decode()]}).encode()
 
 
+@pytest.mark.refcdm
 def test_reference_cdm_create_system_extended_invalid_arg(hal: Hal) -> None:
     hal.configure({"quirks": ["create_system_extended_invalid_arg"]})
     system = hal.create_system("org.w3.clearkey")  # ERROR_INVALID_ARG with a system: success
     assert system.version()
 
 
+@pytest.mark.refcdm
 def test_reference_cdm_empty_session_id_on_failure(hal: Hal, baseline: dict[str, object]) -> None:
     hal.configure({"quirks": ["empty_session_id_on_failure"]})
     system = hal.create_system("org.w3.clearkey")
@@ -169,6 +171,7 @@ def test_reference_cdm_empty_session_id_on_failure(hal: Hal, baseline: dict[str,
     assert hal.test_control({"op": "stats"})["sessions"] == baseline["sessions"]  # not leaked
 
 
+@pytest.mark.refcdm
 def test_reference_cdm_inverted_load_and_remove(
     library_path: Path, store_dir: Path, open_hal: object
 ) -> None:

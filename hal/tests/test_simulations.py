@@ -34,6 +34,7 @@ def init_samples(vectors_dir: Path) -> dict[str, bytes]:
     return {e["name"]: base64.b64decode(e["base64"]) for e in entries}
 
 
+@pytest.mark.refcdm
 def test_widevine_challenge_arrives_before_construct_returns(
     hal: Hal, recorder: Recorder, init_samples: dict[str, bytes]
 ) -> None:
@@ -68,6 +69,7 @@ def test_widevine_challenge_arrives_before_construct_returns(
     system.set_server_certificate(b"\x08\x05certificate")
 
 
+@pytest.mark.refcdm
 def test_widevine_rejects_foreign_licenses(
     hal: Hal, recorder: Recorder, init_samples: dict[str, bytes]
 ) -> None:
@@ -80,6 +82,7 @@ def test_widevine_rejects_foreign_licenses(
     assert ("error", "TypeError") in recorder.events
 
 
+@pytest.mark.refcdm
 def test_playready_xml_challenge_with_la_url(
     hal: Hal, recorder: Recorder, init_samples: dict[str, bytes]
 ) -> None:
@@ -120,6 +123,7 @@ def _netflix_session(hal: Hal, recorder: Recorder, header: bytes):  # type: igno
     )
 
 
+@pytest.mark.refcdm
 def test_netflix_pull_flow(
     hal: Hal, recorder: Recorder, init_samples: dict[str, bytes], store_dir: Path
 ) -> None:
@@ -199,6 +203,7 @@ def test_netflix_pull_flow(
     system.teardown()
 
 
+@pytest.mark.refcdm
 def test_many_secure_stops_grow_the_id_buffer(hal: Hal, init_samples: dict[str, bytes]) -> None:
     system = hal.create_system(NETFLIX)
     header = init_samples["ms_playready_header_spec_v40_pro"]

@@ -14,14 +14,13 @@ KEY = bytes(range(16, 32))
 
 
 def test_type_support_and_systems(hal: Hal) -> None:
-    for key_system in (
-        CLEARKEY,
-        "org.chromium.externalclearkey",
+    simulated = (
         WIDEVINE,
         "com.microsoft.playready",
         "com.youtube.playready",
         "com.netflix.playready",
-    ):
+    )
+    for key_system in (CLEARKEY, "org.chromium.externalclearkey", *(simulated * hal.is_reference)):
         assert hal.is_type_supported(key_system)
         assert hal.is_type_supported(key_system, 'video/mp4; codecs="avc1.42E01E"')
     assert not hal.is_type_supported("com.example.none")
@@ -33,6 +32,7 @@ def test_type_support_and_systems(hal: Hal) -> None:
     assert hal.systems() == [system]
 
 
+@pytest.mark.refcdm
 def test_system_getters(hal: Hal) -> None:
     system = hal.create_system(CLEARKEY)
     assert system.version().startswith("drmkit-refcdm")
@@ -47,6 +47,7 @@ def test_system_getters(hal: Hal) -> None:
     assert json.loads(system.metric_data())["sessions_created"] == before["sessions_created"] + 1
 
 
+@pytest.mark.refcdm
 def test_session_getters(hal: Hal) -> None:
     session = hal.create_system(CLEARKEY).construct_session(
         LicenseType.TEMPORARY, "keyids", keyids_init_data(KID), b"", Recorder()
@@ -107,6 +108,7 @@ def test_destructing_a_system_destructs_its_sessions(hal: Hal, baseline: dict[st
     assert hal.create_system(CLEARKEY) is not system  # a fresh one
 
 
+@pytest.mark.refcdm
 def test_control_and_configure_replies(hal: Hal, store_dir: object) -> None:
     reply = hal.configure({"store_dir": str(store_dir)})
     assert reply["store_dir"] == str(store_dir)

@@ -1,12 +1,14 @@
 """The ``extern "Python"`` CDM callbacks and the ``SessionCallbacks`` protocol.
 
-The CDM calls these on its own thread (cffi takes the GIL for it). ``userData`` is the
-``ffi.new_handle`` of the ``CdmSession`` wrapper, kept alive by the wrapper until
-``opencdm_destruct_session`` has returned.
+The CDM calls these on its own thread (cffi takes the GIL for it). ``userData`` is a token: an
+integer naming the ``CdmSession`` wrapper in a registry, not a pointer to it. A callback that a
+library delivers late (Thunder's client can deliver one for a session already destructed) finds no
+entry and is dropped, instead of following a pointer to a freed handle.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections.abc import Callable
@@ -72,11 +74,27 @@ def _extern(function: _Callback) -> _Callback:
     return function
 
 
+# token -> session wrapper; plain dict operations are atomic under the GIL.
+_sinks: dict[int, CallbackSink] = {}
+_tokens = itertools.count(1)
+
+
+def register_sink(sink: CallbackSink) -> object:
+    """Register ``sink``; return the ``void*`` userData naming it (never a real pointer)."""
+    token = next(_tokens)
+    _sinks[token] = sink
+    return ffi.cast("void *", token)
+
+
+def unregister_sink(user_data: object) -> None:
+    """Forget the sink of ``user_data``: later callbacks with it are dropped."""
+    _sinks.pop(int(ffi.cast("uintptr_t", user_data)), None)
+
+
 def _sink(user_data: object) -> CallbackSink | None:
-    if user_data == ffi.NULL:
-        log.warning("OCDM callback without userData ignored")
-        return None
-    sink: CallbackSink = ffi.from_handle(user_data)
+    sink = _sinks.get(int(ffi.cast("uintptr_t", user_data)))
+    if sink is None:
+        log.debug("OCDM callback for a destructed (or unknown) session dropped")
     return sink
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import _decrypt
-from ._callbacks import SessionCallbacks, callback_state
+from ._callbacks import SessionCallbacks, callback_state, register_sink, unregister_sink
 from ._cdata import c_text
 from ._lifetime import LifetimeGuard, State
 from ._ocdm import ffi, lib
@@ -36,6 +37,8 @@ _U32 = 0xFFFFFFFF
 _SECURE_STOP_ID_SIZE = 16
 _STRING_CAPACITY = 256
 _METRIC_CAPACITY = 4096
+#: How long ``destruct`` waits for a callback still running on the CDM's thread.
+CALLBACK_DRAIN_TIMEOUT_S = 10.0
 _MORE_DATA = (OcdmStatus.MORE_DATA_AVAILABLE, OcdmStatus.BUFFER_TOO_SMALL)
 
 
@@ -80,8 +83,11 @@ class CdmSession:
         self._schemes = profile.encryption_schemes
         self._ptr: Any = ffi.NULL
         self._guard = LifetimeGuard("CDM session", State.CONSTRUCTING)
-        # Kept until opencdm_destruct_session has returned: the CDM holds it as userData.
-        self._handle: Any = ffi.new_handle(self)
+        # The CDM holds this token as userData; it names this wrapper until destruct.
+        self._handle: Any = register_sink(self)
+        # Callbacks running on the CDM's thread (destruct waits for them to return).
+        self._callbacks_running = 0
+        self._callbacks_idle = threading.Condition(threading.Lock())
         self.session_id = ""
 
     def __repr__(self) -> str:
@@ -90,9 +96,11 @@ class CdmSession:
     # ---- callbacks ----------------------------------------------------------------------------
 
     def _deliver(self, event: str, *args: object) -> None:
-        if self._guard.state not in (State.CONSTRUCTING, State.LIVE):
-            log.debug("dropping %s for %r", event, self)
-            return
+        with self._callbacks_idle:
+            if self._guard.state not in (State.CONSTRUCTING, State.LIVE):
+                log.debug("dropping %s for %r", event, self)
+                return
+            self._callbacks_running += 1
         callback_state.active = True
         try:
             getattr(self._callbacks, event)(*args)
@@ -100,6 +108,18 @@ class CdmSession:
             log.exception("SessionCallbacks.%s raised (swallowed)", event)
         finally:
             callback_state.active = False
+            with self._callbacks_idle:
+                self._callbacks_running -= 1
+                if not self._callbacks_running:
+                    self._callbacks_idle.notify_all()
+
+    def _drain_callbacks(self) -> None:
+        """Wait until no callback of this session runs (the library may not wait for it)."""
+        with self._callbacks_idle:
+            if not self._callbacks_idle.wait_for(
+                lambda: not self._callbacks_running, CALLBACK_DRAIN_TIMEOUT_S
+            ):
+                log.warning("a callback of %r still runs after destruct", self)
 
     # ---- construction / destruction -----------------------------------------------------------
 
@@ -135,7 +155,8 @@ class CdmSession:
             self._guard.begin_failed_construct()
             if ptr != ffi.NULL:
                 lib.hal_destruct_session(self._lib, ptr)
-            self._handle = None
+            self._drain_callbacks()
+            unregister_sink(self._handle)
             self._guard.end_failed_construct()
             if status:
                 raise OcdmCallError("opencdm_construct_session", status)
@@ -154,7 +175,12 @@ class CdmSession:
         return self._guard.state is State.DESTRUCTED
 
     def destruct(self) -> None:
-        """Release the session (idempotent). No callback reaches Python after this returns."""
+        """Release the session (idempotent). No callback reaches Python after this returns.
+
+        Callbacks that arrive once destruct has begun are dropped; one already running on the
+        CDM's thread is waited for (Thunder's client does not wait for it), so nothing of the
+        session runs after this returns, not even at interpreter exit.
+        """
         if not self._guard.begin_destruct():
             return
         try:
@@ -163,7 +189,8 @@ class CdmSession:
                 log.warning("opencdm_destruct_session(%s) returned %#x", self.session_id, status)
         finally:
             self._ptr = ffi.NULL
-            self._handle = None
+            self._drain_callbacks()
+            unregister_sink(self._handle)
             self._guard.end_destruct()
             self._system._forget(self)
 
