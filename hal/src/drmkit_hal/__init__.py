@@ -14,7 +14,7 @@ except ImportError as exc:  # pragma: no cover - a broken install
     ) from exc
 
 from ._callbacks import SessionCallbacks
-from ._hal import KNOWN_QUIRKS, Hal, HalConfig
+from ._hal import KNOWN_QUIRKS, Hal, HalConfig, library_profile
 from ._library import LIBRARY_ENV_VAR, bundled_library_path, default_library_path
 from ._profile import (
     CdmProfile,
@@ -75,6 +75,7 @@ __all__ = [
     "builtin_profiles",
     "bundled_library_path",
     "default_library_path",
+    "library_profile",
     "load_profile_file",
     "resolve_profile",
 ]

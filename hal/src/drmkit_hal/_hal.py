@@ -102,6 +102,29 @@ def _close_open_hals() -> None:
     dispose_libraries()
 
 
+def library_profile(config: HalConfig | None = None) -> LibraryProfile:
+    """Return the profile of the library ``config`` names, without opening a ``Hal``.
+
+    Loads the library (once per process, as ``Hal.open`` would) but makes no OCDM call: for
+    listings such as ``drmkit plugins``.
+
+    Raises:
+        LibraryLoadError: the library cannot be loaded.
+        ProfileError: the configured profile is unknown or malformed.
+
+    """
+    config = config or HalConfig()
+    library = load_library(
+        config.library_path or default_library_path(), config.library_search_path
+    )
+    return resolve_profile(
+        library.path,
+        library.is_reference,
+        profile=config.profile,
+        profile_paths=config.profile_paths,
+    )
+
+
 class Hal:
     """An opened OCDM library. Use ``Hal.open(config)``; close it (or use ``with``)."""
 

@@ -10,11 +10,69 @@ import typer
 from drmkit.cli import app, stderr_console, stdout_console
 
 if TYPE_CHECKING:
-    from drmkit.plugins.model import InstalledPlugin
+    from drmkit_hal import LibraryProfile
+
+    from drmkit.plugins.model import InstalledPlugin, KeySystemCapabilities, KeySystemInfo
+    from drmkit.settings import Settings
 
 
-def plugin_rows(rows: list[InstalledPlugin]) -> list[dict[str, Any]]:
-    """Return the JSON form of the plugin listing."""
+def loaded_profile(settings: Settings) -> tuple[LibraryProfile | None, str | None]:
+    """Return the profile of the configured OCDM library (or why it cannot be known)."""
+    from drmkit_hal import HalError, library_profile
+
+    from drmkit.core.wiring import hal_config
+
+    try:
+        return library_profile(hal_config(settings)), None
+    except HalError as exc:
+        return None, str(exc)
+
+
+def on_cdm(
+    info: KeySystemInfo, profile: LibraryProfile | None, plugin: object = None
+) -> KeySystemCapabilities:
+    """Return the capabilities of ``info``'s key system on the loaded CDM (declared if unknown).
+
+    The plugin's own ``drm_cdm_capabilities`` decides when it has one (as in the core).
+    """
+    if profile is None:
+        return info.capabilities
+    from drmkit.plugins.model import adapt_capabilities
+
+    cdm = profile.cdm(info.key_system)
+    hook = getattr(plugin, "drm_cdm_capabilities", None)
+    if callable(hook):
+        adapted = hook(key_system=info.key_system, capabilities=info.capabilities, profile=cdm)
+        if adapted is not None:
+            return adapted  # type: ignore[no-any-return]
+    return adapt_capabilities(info.capabilities, cdm)
+
+
+def plugin_objects(rows: list[InstalledPlugin]) -> dict[str, object]:
+    """Return the imported plugin object of every row that imports."""
+    from drmkit.errors import PluginLoadError
+    from drmkit.plugins.loader import installed_entry_points
+
+    entry_points = installed_entry_points()
+    objects: dict[str, object] = {}
+    for row in rows:
+        entry_point = entry_points.get(row.name)
+        if entry_point is None or row.error:
+            continue
+        try:
+            objects[row.name] = entry_point.load()
+        except PluginLoadError:
+            continue
+    return objects
+
+
+def plugin_rows(
+    rows: list[InstalledPlugin],
+    profile: LibraryProfile | None = None,
+    plugins: dict[str, object] | None = None,
+) -> list[dict[str, Any]]:
+    """Return the JSON form of the plugin listing (capabilities on the loaded CDM)."""
+    plugins = plugins or {}
     return [
         {
             "name": row.name,
@@ -29,7 +87,9 @@ def plugin_rows(rows: list[InstalledPlugin]) -> list[dict[str, Any]]:
                     "key_system": info.key_system,
                     "description": info.description,
                     "system_ids": [sid.hex() for sid in info.system_ids],
-                    "capabilities": info.capabilities.as_dict(),
+                    "cdm": profile.cdm(info.key_system).name if profile else None,
+                    "capabilities": on_cdm(info, profile, plugins.get(row.name)).as_dict(),
+                    "declared_capabilities": info.capabilities.as_dict(),
                 }
                 for info in row.key_systems
             ],
@@ -48,8 +108,20 @@ def plugins_command(
 
     settings = load_settings()
     rows, error = describe_installed(settings.plugins)
+    profile, hal_error = loaded_profile(settings)
+    plugins = plugin_objects(rows)
     if as_json:
-        typer.echo(json.dumps({"plugins": plugin_rows(rows), "error": error}, indent=2))
+        hal = {
+            "library": str(settings.hal.library_path or "bundled reference CDM"),
+            "profile": profile.name if profile else None,
+            "error": hal_error,
+        }
+        typer.echo(
+            json.dumps(
+                {"plugins": plugin_rows(rows, profile, plugins), "hal": hal, "error": error},
+                indent=2,
+            )
+        )
     else:
         from rich.table import Table
 
@@ -64,18 +136,22 @@ def plugins_command(
             )
             capabilities = "\n".join(
                 "init data: {init}; sessions: {sessions}; schemes: {schemes}".format(
-                    init=",".join(sorted(info.capabilities.init_data_types)),
-                    sessions=",".join(
-                        sorted(t.name.lower() for t in info.capabilities.session_types)
-                    ),
-                    schemes=",".join(sorted(str(s) for s in info.capabilities.encryption_schemes)),
+                    init=",".join(sorted(caps.init_data_types)),
+                    sessions=",".join(sorted(t.name.lower() for t in caps.session_types)),
+                    schemes=",".join(sorted(str(s) for s in caps.encryption_schemes)),
                 )
-                for info in row.key_systems
+                for caps in (
+                    on_cdm(info, profile, plugins.get(row.name)) for info in row.key_systems
+                )
             )
             table.add_row(
                 row.name, f"{row.distribution} {row.version}", state, systems, capabilities or "-"
             )
         stdout_console().print(table)
+        if profile is not None:
+            stdout_console().print(f"capabilities on the loaded CDM (profile {profile.name})")
+        else:
+            stderr_console().print(f"[yellow]OCDM library not loaded:[/yellow] {hal_error}")
         if error:
             stderr_console().print(f"[red]start-up error:[/red] {error}")
     if error:
