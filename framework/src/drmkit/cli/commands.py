@@ -6,6 +6,7 @@ Add one import line per command module.
 from __future__ import annotations
 
 from drmkit.cli import (  # noqa: F401
+    cdm_cmd,
     decrypt_cmd,
     demo_cmd,
     inspect_cmd,
