@@ -187,7 +187,11 @@ async def create_media_keys(ctx: DemoContext) -> str:
     assert ctx.container is not None
     ctx.factory = ctx.container.media_keys_factory()
     ctx.media_keys = await ctx.factory.create_media_keys(ctx.key_system)
-    return f"{ctx.key_system}, CDM {await ctx.media_keys.get_version() or '(no version)'}"
+    hal = ctx.container.hal()
+    profile = ctx.media_keys.cdm_profile
+    ctx.extra["cdm"] = {"library": hal.library_path, "profile": profile.name}
+    version = await ctx.media_keys.get_version() or "(no version)"
+    return f"{ctx.key_system}, CDM {version} ({profile.name})"
 
 
 async def create_session(ctx: DemoContext) -> str:
@@ -381,6 +385,7 @@ def summary(ctx: DemoContext) -> dict[str, Any]:
             ),
         },
         "fault": str(ctx.fault) if ctx.fault is not DemoFault.NONE else None,
+        "cdm": ctx.extra.get("cdm"),
     }
 
 

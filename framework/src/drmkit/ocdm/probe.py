@@ -8,7 +8,8 @@ the one key system whose licenses anyone can make, so it is the one probed; how 
 library carries sample descriptions to its Clear Key CDM is how it carries them to every CDM.
 
 The probes open their own HALs on the library with the ``generic`` profile (nothing refused) and
-one decrypt variant each, encrypt with an independent AES (pyca/cryptography) and compare. They
+one decrypt variant each, encrypt with drmkit's reference encryptor (``drmkit.testing.cenc``, on
+pyca/cryptography's AES) and compare. They
 are safe for the CDM: keys hold no 0x00 byte (OCDM-Clearkey can crash its host on those), and every
 session is destructed.
 """
@@ -21,12 +22,11 @@ import json
 import os
 import struct
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from drmkit_hal import (
     CdmProfile,
     CdmSession,
@@ -41,10 +41,15 @@ from drmkit_hal import (
     Subsample,
 )
 
+from drmkit.core.types import CipherMode
+from drmkit.core.types import Pattern as CorePattern
+from drmkit.core.types import Subsample as CoreSubsample
+from drmkit.testing.cenc import encrypt_sample
+
 CLEARKEY = "org.w3.clearkey"
 _COMMON_SYSTEM_ID = bytes.fromhex("1077efecc0b24d02ace33c1e52e2fb4b")
 # A key id whose base64url holds '-' and '_' (a standard base64 decoder stops there).
-_KID_URL_SAFE = bytes.fromhex("fbefbe" + "f8" * 13)
+_KID_URL_SAFE = bytes.fromhex("fbff" + "bf" * 14)
 _KID = bytes.fromhex("2a2b2c2d2e2f30313233343536373839")
 _KID_2 = bytes.fromhex("4a4b4c4d4e4f50515253545556575859")
 _MAP = [Subsample(5, 300), Subsample(40, 200), Subsample(7, 0), Subsample(3, 161)]
@@ -150,66 +155,12 @@ def _key() -> bytes:
     return bytes(b or 1 for b in os.urandom(16))  # no 0x00: safe on every Clear Key CDM
 
 
-def _ranges(length: int, subsamples: list[Subsample]) -> list[tuple[int, int]]:
-    if not subsamples:
-        return [(0, length)]
-    out, offset = [], 0
-    for clear, encrypted in subsamples:
-        offset += clear
-        out.append((offset, encrypted))
-        offset += encrypted
-    return out
-
-
-def _crypt_blocks(start: int, size: int, pattern: Pattern) -> list[tuple[int, int]]:
-    crypt, skip = pattern
-    if not crypt:
-        return [(start, size - size % 16)] if size >= 16 else []
-    out, block = [], 0
-    while size // 16 - block >= crypt:
-        out.append((start + 16 * block, 16 * crypt))
-        block += crypt + skip
-    return out
-
-
-def encrypt(
-    scheme: EncryptionScheme,
-    key: bytes,
-    iv: bytes,
-    clear: bytes,
-    subsamples: list[Subsample],
-    pattern: Pattern,
-) -> bytes:
-    """Encrypt ``clear`` as ISO/IEC 23001-7 ``scheme`` does (the independent side of a probe)."""
-    counter = iv.ljust(16, b"\x00")
-    data = bytearray(clear)
-
-    def apply(pieces: list[tuple[int, int]], make: Callable[[], Any]) -> None:
-        joined = b"".join(bytes(data[o : o + n]) for o, n in pieces)
-        out, position = make().update(joined), 0
-        for offset, size in pieces:
-            data[offset : offset + size] = out[position : position + size]
-            position += size
-
-    def ctr() -> Any:
-        return Cipher(algorithms.AES(key), modes.CTR(counter)).encryptor()
-
-    def cbc() -> Any:
-        return Cipher(algorithms.AES(key), modes.CBC(counter)).encryptor()
-
-    ranges = _ranges(len(data), subsamples)
-    if scheme is EncryptionScheme.CENC:
-        apply([r for r in ranges if r[1]], ctr)
-    elif scheme is EncryptionScheme.CENS:
-        apply([p for o, n in ranges for p in _crypt_blocks(o, n, pattern)], ctr)
-    elif scheme is EncryptionScheme.CBC1:
-        apply([p for o, n in ranges for p in _crypt_blocks(o, n, _NO_PATTERN)], cbc)
-    elif scheme is EncryptionScheme.CBCS:
-        for offset, size in ranges:  # the constant IV and the pattern restart per subsample
-            pieces = _crypt_blocks(offset, size, pattern)
-            if pieces:
-                apply(pieces, cbc)
-    return bytes(data)
+_CIPHER_MODES = {
+    EncryptionScheme.CENC: CipherMode.CENC,
+    EncryptionScheme.CBC1: CipherMode.CBC1,
+    EncryptionScheme.CENS: CipherMode.CENS,
+    EncryptionScheme.CBCS: CipherMode.CBCS,
+}
 
 
 class _Prober:
@@ -252,7 +203,14 @@ class _Prober:
         key = _key()
         clear = os.urandom(sum(c + e for c, e in subsamples) if subsamples else 1000)
         iv = os.urandom(16)
-        encrypted = encrypt(scheme, key, iv, clear, subsamples, pattern)
+        encrypted = encrypt_sample(
+            clear,
+            key,
+            iv,
+            _CIPHER_MODES[scheme],
+            [CoreSubsample(c, e) for c, e in subsamples],
+            CorePattern(*pattern),
+        )
         buffer = bytearray(encrypted)
         with self.hal(variant) as hal:
             session, _ = self.session(hal, "cenc", _common_pssh(_KID))

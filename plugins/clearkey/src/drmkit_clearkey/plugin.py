@@ -96,26 +96,38 @@ class ClearKeyPlugin(OcdmKeySystemPlugin):
         return "cenc", formats.make_common_pssh(key_ids)
 
     def apply_license(self, session: SessionContext, response: bytes) -> None:
-        """Update the CDM (key by key where it takes fewer keys per license), then check.
+        """Update the CDM with the license in its canonical form, then check every key.
 
-        Every key of the license must be usable afterwards: a CDM that ignored a license it could
-        not parse (and reported success) gives ``FailError`` here, not a session that decrypts
-        nothing.
+        The CDM gets the JWK set as :func:`~drmkit_clearkey.formats.make_license` writes it
+        (``keys`` first, nothing else: OCDM-Clearkey ignores a set whose first member is not
+        ``keys``), key by key where its profile takes fewer keys per license. A release
+        acknowledgement goes as it came. Every key must be usable afterwards: a CDM that ignored a
+        license it could not parse (and reported success) gives ``FailError`` here, not a session
+        that decrypts nothing.
         """
         cdm = self._cdm(session)
         parsed = formats.parse_license(response)
-        limit = session.system.profile.max_keys_per_license
-        if limit is None or len(parsed.keys) <= limit:
+        if not parsed.keys:
             cdm.update(response)
+            return
+        license_type = parsed.license_type or (
+            "persistent-license"
+            if session.session_type is KeySessionType.PERSISTENT_LICENCE
+            else "temporary"
+        )
+        kids = list(parsed.keys)
+        limit = session.system.profile.max_keys_per_license or len(kids)
+        chunks = [kids[start : start + limit] for start in range(0, len(kids), limit)]
+        if len(chunks) == 1:
+            cdm.update(formats.make_license(parsed.keys, license_type))
         else:
-            kids = list(parsed.keys)
-            license_type = parsed.license_type or "temporary"
             gate = self.key_batch(session)
             gate.hold()
             try:
-                for start in range(0, len(kids), limit):
-                    chunk = {kid: parsed.keys[kid] for kid in kids[start : start + limit]}
-                    cdm.update(formats.make_license(chunk, license_type))
+                for chunk in chunks:
+                    cdm.update(
+                        formats.make_license({k: parsed.keys[k] for k in chunk}, license_type)
+                    )
             finally:
                 gate.release()
         for kid in parsed.keys:
