@@ -247,11 +247,7 @@ def build(args: argparse.Namespace) -> int:
         shutil.rmtree(prefix)
     home.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    venv = home / "venv"
-    if not (venv / "bin" / "python").exists():
-        run([sys.executable, "-m", "venv", venv])
-        run([venv / "bin" / "python", "-m", "pip", "install", "--quiet", *GENERATOR_REQUIREMENTS])
-    python = venv / "bin" / "python"
+    python = generator_python(home / "venv")
     jobs = str(args.jobs or os.cpu_count() or 2)
     with tempfile.TemporaryDirectory(prefix="ocdm-stack-build-", dir=home) as scratch:
         work = Path(scratch)
@@ -271,6 +267,21 @@ def build(args: argparse.Namespace) -> int:
     log(f"built in {time.monotonic() - started:.0f} s: {prefix}")
     print(prefix)
     return 0
+
+
+def generator_python(venv: Path) -> Path:
+    """Return a Python with what Thunder's generators import (a private venv, made once)."""
+    python = venv / "bin" / "python"
+    if python.exists():
+        return python
+    uv = shutil.which("uv")
+    if uv is not None:  # what scripts/install-system-deps installs; needs no python3-venv
+        run([uv, "venv", "--quiet", "--python", sys.executable, venv])
+        run([uv, "pip", "install", "--quiet", "--python", python, *GENERATOR_REQUIREMENTS])
+    else:
+        run([sys.executable, "-m", "venv", venv])
+        run([python, "-m", "pip", "install", "--quiet", *GENERATOR_REQUIREMENTS])
+    return python
 
 
 def check_installed(prefix: Path) -> None:

@@ -286,7 +286,7 @@ def refcdm(
     from drmkit.testing.refcdm import RefCdmControl
 
     if not drmkit_hal.is_reference:
-        pytest.skip("needs the bundled reference CDM")
+        pytest.skip("needs the reference CDM's test control (fault injection, renewals, stats)")
     aliases = _cdm_operation_aliases(drmkit_container, drmkit_key_system)
     if drmkit_transport == "ipc":
         from drmkit.testing.ipc import RemoteTestControl
