@@ -14,9 +14,10 @@ except ImportError as exc:  # pragma: no cover - a broken install
     ) from exc
 
 from ._callbacks import SessionCallbacks
-from ._hal import KNOWN_QUIRKS, Hal, HalConfig, library_profile
+from ._hal import Hal, HalConfig, library_profile
 from ._library import LIBRARY_ENV_VAR, bundled_library_path, default_library_path
 from ._profile import (
+    KNOWN_QUIRKS,
     CdmProfile,
     LibraryProfile,
     ProfileError,

@@ -16,15 +16,13 @@ from ._callbacks import callback_state
 from ._cdata import c_text
 from ._library import Library, default_library_path, dispose_libraries, load_library
 from ._ocdm import ffi, lib
-from ._profile import CdmProfile, LibraryProfile, resolve_profile
+from ._profile import KNOWN_QUIRKS, CdmProfile, LibraryProfile, resolve_profile
 from ._system import CdmSystem
 from ._types import DecryptVariant, OcdmStatus, PlayLevels
 from .errors import HalError, OcdmCallError
 
 log = logging.getLogger("drmkit_hal")
 
-#: Quirk flags for return codes real OCDM builds get wrong (see docs/hal.md).
-KNOWN_QUIRKS = frozenset({"inverted_load", "inverted_remove"})
 _REPLY_CAPACITY = 64 * 1024
 
 

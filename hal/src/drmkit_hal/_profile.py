@@ -27,8 +27,8 @@ from typing import Any
 from ._types import DecryptVariant, EncryptionScheme, LicenseType
 from .errors import HalError
 
-#: The value of ``library`` profiles that match drmkit's own reference CDM (by its symbols).
-REFERENCE_LIBRARY = "reference"
+#: Return-code quirks of real OCDM builds the HAL knows how to decode (``docs/hal.md``).
+KNOWN_QUIRKS = frozenset({"inverted_load", "inverted_remove"})
 #: Name of the profile used for a library no profile matches.
 GENERIC_PROFILE = "generic"
 
@@ -221,8 +221,6 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
 
 def _cdm_fields(table: Mapping[str, Any], where: str) -> dict[str, Any]:
     """Translate a ``[[cdm]]`` (or ``[defaults]``) table into ``CdmProfile`` field values."""
-    from ._hal import KNOWN_QUIRKS  # the quirk names are the HAL's
-
     _check_keys(table, _CDM_KEYS, where)
     out: dict[str, Any] = {}
     for key, value in table.items():
