@@ -155,9 +155,12 @@ async def test_keepalive_racing_an_admission_never_exceeds_the_limit(store: Sess
         )
     outcomes = await asyncio.gather(*pairs)
     for me, (kept, admission) in zip(accounts, outcomes, strict=True):
-        # Exactly one of them wins: never both (over the limit), never neither.
-        assert kept != isinstance(admission, Admitted), (kept, admission)
-        assert await store.count_live(me.account) == 1
+        # Never both (over the limit). Neither is possible right at the boundary: each call reads
+        # the clock when it runs, so an admission serialised first may still see the old session
+        # live while the keep-alive after it finds it expired; then nothing is live.
+        admitted = isinstance(admission, Admitted)
+        assert not (kept and admitted), (kept, admission)
+        assert await store.count_live(me.account) == int(kept or admitted)
 
 
 @pytest.mark.parametrize("kind", ["redis", "postgres"])
