@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from drmkit.media.pssh import PLAYREADY_SYSTEM_ID, parse_pssh_boxes
+from drmkit.sdk.pssh import PLAYREADY_SYSTEM_ID, parse_pssh_boxes
 from drmkit_playready_netflix.header import build_header
 from drmkit_playready_netflix.initdata import build_playready_object, build_pssh, parse_init_data
 from pyplayready.system.pssh import PSSH

@@ -24,7 +24,7 @@ from typing import Any
 
 from drmkit.container import build_container
 from drmkit.core import KeySessionType, LicenseRequest, MediaKeys
-from drmkit.plugins.model import LicenseHelper
+from drmkit.sdk.model import LicenseHelper
 from drmkit.settings import Settings
 from drmkit.testing.flows import license_session, next_event
 

@@ -23,7 +23,7 @@ def drmkit_plugins(request: pytest.FixtureRequest) -> list[str]:
         return [name.strip() for name in str(option).split(",") if name.strip()]
     key_system = request.config.getoption("--drmkit-keysystem")
     if key_system and key_system != "org.w3.clearkey":
-        from drmkit.plugins.loader import installed_entry_points
+        from drmkit.keysystems.loader import installed_entry_points
 
         return sorted(installed_entry_points())
     return ["clearkey"]

@@ -24,7 +24,7 @@ from drmkit.errors import (
     MediaKeyErrorStatus,
     OperationTimeoutError,
 )
-from drmkit.plugins.model import LicenseHelper
+from drmkit.sdk.model import LicenseHelper
 from drmkit.testing.cenc import encrypt_sample
 from drmkit.testing.flows import license_session, new_keys, next_event
 from drmkit.testing.ipc import ServerProcess

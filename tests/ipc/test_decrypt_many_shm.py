@@ -12,7 +12,7 @@ from drmkit.client import MediaKeysClient
 from drmkit.core import CipherMode, DecryptParams, InvalidInputError, Pattern, Subsample
 from drmkit.errors import FailError
 from drmkit.ipc.codec import MAX_DECRYPT_BATCH
-from drmkit.plugins.model import LicenseHelper
+from drmkit.sdk.model import LicenseHelper
 from drmkit.testing.cenc import encrypt_sample
 from drmkit.testing.flows import license_session
 from drmkit.testing.ipc import ServerProcess

@@ -11,7 +11,7 @@ import pytest
 from drmkit.client import MediaKeysClient
 from drmkit.core import CipherMode, DecryptParams, Pattern, Subsample
 from drmkit.media import parse
-from drmkit.plugins.model import LicenseHelper
+from drmkit.sdk.model import LicenseHelper
 from drmkit.testing.flows import license_session
 from drmkit.testing.ipc import ServerProcess
 from media_support import ENCRYPTED_VECTORS, Vector, check_against_oracle

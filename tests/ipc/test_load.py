@@ -13,7 +13,7 @@ import time
 
 from drmkit.client import MediaKeysClient
 from drmkit.core import CipherMode, DecryptParams, Subsample
-from drmkit.plugins.model import LicenseHelper
+from drmkit.sdk.model import LicenseHelper
 from drmkit.testing.cenc import encrypt_sample
 from drmkit.testing.flows import license_session
 from drmkit.testing.ipc import ServerProcess

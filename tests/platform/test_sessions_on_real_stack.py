@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from drmkit.core import CipherMode, DecryptParams, KeySessionType, KeyStatus, MediaKeys
-from drmkit.core.types import Subsample
 from drmkit.core.wiring import open_core
 from drmkit.errors import (
     FailError,
@@ -21,6 +20,7 @@ from drmkit.errors import (
 from drmkit.events import KeyStatusesChanged, LicenseRequest
 from drmkit.settings import Settings
 from drmkit.testing.cenc import encrypt_sample
+from drmkit.types import Subsample
 from drmkit_clearkey import formats
 from drmkit_hal import CdmSession
 

@@ -17,20 +17,20 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from drmkit.plugin import PROJECT_NAME
+from drmkit.sdk import PROJECT_NAME
 
 if TYPE_CHECKING:
     from drmkit_hal import CdmProfile, Hal
 
-    from drmkit.core.types import DecryptParams, LimitedDurationLicense
     from drmkit.events import KeyStatus
-    from drmkit.plugins.model import (
+    from drmkit.sdk.model import (
         KeySystemCapabilities,
         KeySystemInfo,
         LicenseHelper,
         SessionContext,
         SystemContext,
     )
+    from drmkit.types import DecryptParams, LimitedDurationLicense
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 
@@ -43,7 +43,7 @@ hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 def drm_key_systems() -> list[KeySystemInfo]:
     """Declare the key systems this plugin serves and their capabilities.
 
-    :return: one :class:`~drmkit.plugins.model.KeySystemInfo` per key system (name, init data
+    :return: one :class:`~drmkit.sdk.model.KeySystemInfo` per key system (name, init data
         types, session types, encryption schemes, robustness levels, server certificate support).
 
     Called once per enabled plugin at start-up, when the plugin manager builds its routes.
@@ -58,7 +58,7 @@ def drm_license_helper(key_system: str) -> LicenseHelper | None:
     """Return the helper that builds test init data and valid licenses for ``key_system``.
 
     :param key_system: the key system under test (routed: only its plugin is asked).
-    :return: a :class:`~drmkit.plugins.model.LicenseHelper`, or ``None`` if the plugin has none.
+    :return: a :class:`~drmkit.sdk.model.LicenseHelper`, or ``None`` if the plugin has none.
 
     Called by the conformance kit (``drmkit.testing``) and by demos. Routed, firstresult.
     """
@@ -98,7 +98,7 @@ def drm_cdm_capabilities(
         configured OCDM library (schemes, init-data types and session types it handles right).
     :return: the capabilities users are told about and the core enforces, or ``None`` to let the
         framework intersect ``capabilities`` with ``profile``
-        (:func:`drmkit.plugin.adapt_capabilities`).
+        (:func:`drmkit.sdk.markers.adapt_capabilities`).
 
     Called once per key system per HAL, when the capabilities are first needed (``drmkit
     plugins``, capability queries, the first MediaKeys). Routed, firstresult. The generic OCDM
@@ -125,7 +125,7 @@ def drm_is_supported(key_system: str, hal: Hal) -> bool | None:
 def drm_create_system(system: SystemContext) -> None:
     """Create the CDM system for a new MediaKeys and keep it in ``system.cdm``.
 
-    :param system: the MediaKeys' :class:`~drmkit.plugins.model.SystemContext`; ``system.hal`` is
+    :param system: the MediaKeys' :class:`~drmkit.sdk.model.SystemContext`; ``system.hal`` is
         the HAL to create the CDM system with.
 
     Called when a MediaKeys is created. Raise ``NotSupportedError`` if the CDM has no such system.
@@ -270,7 +270,7 @@ def drm_get_metric_system_data(system: SystemContext) -> bytes | None:
 def drm_create_session(session: SessionContext) -> None:
     """Prepare the plugin's state for a new key session.
 
-    :param session: the new session's :class:`~drmkit.plugins.model.SessionContext`
+    :param session: the new session's :class:`~drmkit.sdk.model.SessionContext`
         (``session.session_type`` is already checked against the declared capabilities).
 
     Called by ``MediaKeys.create_session``. The generic OCDM mapping does nothing here: the CDM
@@ -438,7 +438,7 @@ def drm_decrypt(session: SessionContext, buffer: memoryview, params: DecryptPara
 
     :param session: the session context (constructed, not closed).
     :param buffer: the writable sample bytes; decrypted in place.
-    :param params: the sample's :class:`~drmkit.core.types.DecryptParams` (scheme, key id, IV,
+    :param params: the sample's :class:`~drmkit.types.DecryptParams` (scheme, key id, IV,
         subsamples, pattern).
 
     Called by ``KeySession.decrypt`` while it holds a decrypt reference. Raise

@@ -10,7 +10,7 @@ import time
 import pytest
 from drmkit.core import LicenseRequest, MediaKeys, OperationTimeoutError
 from drmkit.core.executor import SerialExecutor
-from drmkit.plugins.model import LicenseHelper
+from drmkit.sdk.model import LicenseHelper
 from drmkit.testing.flows import new_keys, next_event
 from drmkit.testing.refcdm import RefCdmControl
 from drmkit_hal import Hal

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from drmkit import hookspecs
-from drmkit.plugins.routing import DECLARATION_HOOKS, hook_names, is_firstresult
+from drmkit.keysystems.routing import DECLARATION_HOOKS, hook_names, is_firstresult
 
 GUIDE = Path(__file__).resolve().parents[3] / "docs" / "plugin-guide.md"
 HOOKS = hook_names()

@@ -15,13 +15,13 @@ from drmkit.errors import (
     PluginLoadError,
     PluginNotInstalledError,
 )
-from drmkit.plugin import KeySystemCapabilities, KeySystemInfo, hookimpl
-from drmkit.plugins.manager import DrmPluginManager, describe_installed
+from drmkit.keysystems.manager import DrmPluginManager, describe_installed
+from drmkit.sdk import KeySystemCapabilities, KeySystemInfo, hookimpl
 
 from .conftest import MakeDist
 
 DUPLICATE_CLEARKEY = """
-from drmkit.plugin import KeySystemCapabilities, KeySystemInfo, hookimpl
+from drmkit.sdk import KeySystemCapabilities, KeySystemInfo, hookimpl
 
 @hookimpl
 def drm_key_systems():
@@ -91,7 +91,7 @@ def test_plugin_with_unknown_hook_is_rejected(make_dist: MakeDist) -> None:
 
 
 def test_plugin_whose_declaration_raises(make_dist: MakeDist) -> None:
-    source = "from drmkit.plugin import hookimpl\n\n@hookimpl\ndef drm_key_systems():\n    1 / 0\n"
+    source = "from drmkit.sdk import hookimpl\n\n@hookimpl\ndef drm_key_systems():\n    1 / 0\n"
     make_dist("drmkit-div", {"div": "drmkit_div_plugin"}, {"drmkit_div_plugin": source})
     with pytest.raises(PluginLoadError, match="ZeroDivisionError"):
         DrmPluginManager(PluginSettings(enabled=["div"]))

@@ -15,7 +15,7 @@ from drmkit.core import (
     MediaKeys,
     MediaKeysFactory,
 )
-from drmkit.plugins.model import LicenseHelper
+from drmkit.sdk.model import LicenseHelper
 from drmkit.testing.flows import license_session, new_keys
 from drmkit.testing.refcdm import RefCdmControl
 

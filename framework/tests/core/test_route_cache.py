@@ -6,7 +6,7 @@ from collections.abc import Generator
 from typing import Any
 
 from drmkit.core import MediaKeys
-from drmkit.plugin import hookimpl
+from drmkit.sdk import hookimpl
 
 
 class _Counting:

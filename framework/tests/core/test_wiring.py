@@ -15,7 +15,7 @@ from drmkit.core import (
     LimitExceededError,
     MediaKeysFactory,
 )
-from drmkit.plugin import SessionContext
+from drmkit.sdk import SessionContext
 from drmkit.settings import Settings
 from drmkit.testing.flows import license_session, new_keys, next_event
 from drmkit.testing.refcdm import RefCdmControl

@@ -104,7 +104,7 @@ def mutated_init_data(draw: st.DrawFn) -> bytes:
 @given(mutated_init_data())
 def test_mutated_init_data_fails_cleanly(data: bytes) -> None:
     from drmkit.media.keycheck import playready_checksums
-    from drmkit.media.pssh import describe_init_data
+    from drmkit.sdk.pssh import describe_init_data
 
     with contextlib.suppress(MediaFormatError):
         describe_init_data(data)

@@ -7,7 +7,6 @@ import os
 
 import pytest
 from drmkit import errors as drm_errors
-from drmkit.core.types import CipherMode, DecryptParams, Pattern, Subsample
 from drmkit.errors import DrmError, InvalidInitDataError, LimitExceededError
 from drmkit.ipc.codec import (
     DecryptMetadata,
@@ -32,7 +31,8 @@ from drmkit.ipc.jsonrpc import (
     parse_incoming,
     parse_request,
 )
-from drmkit.plugins.model import KeySystemCapabilities
+from drmkit.sdk.model import KeySystemCapabilities
+from drmkit.types import CipherMode, DecryptParams, Pattern, Subsample
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -18,7 +18,7 @@ from drmkit.core import (
     MessageType,
     SessionState,
 )
-from drmkit.plugins.model import LicenseHelper
+from drmkit.sdk.model import LicenseHelper
 from drmkit.testing.flows import license_session, new_keys, next_event
 from drmkit_clearkey import formats
 
@@ -141,7 +141,7 @@ async def test_temporary_session_cannot_load(media_keys: MediaKeys) -> None:
 
 def test_describe_init_data_hook() -> None:
     from drmkit.core.config import PluginSettings
-    from drmkit.plugins.manager import DrmPluginManager
+    from drmkit.keysystems.manager import DrmPluginManager
 
     manager = DrmPluginManager(PluginSettings())
     described = manager.describe_init_data(formats.COMMON_SYSTEM_ID, b"")

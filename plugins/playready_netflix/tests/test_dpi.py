@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from drmkit.container import Container
 from drmkit.core.sync import SyncRunner
-from drmkit.core.types import CipherMode, DecryptParams
 from drmkit.errors import FailError, InvalidInitDataError, InvalidStateError
 from drmkit.events import KeyStatus
 from drmkit.testing.cenc import encrypt_sample
 from drmkit.testing.flows import new_keys
 from drmkit.testing.refcdm import RefCdmControl
+from drmkit.types import CipherMode, DecryptParams
 from drmkit_playready_netflix.dpi import (
     ChallengeTimeoutError,
     DrmHeaderMissingError,

@@ -23,7 +23,6 @@ from drmkit.core import (
     MessageType,
 )
 from drmkit.core.factory import MediaKeysFactory
-from drmkit.core.types import LimitedDurationLicense
 from drmkit.errors import (
     FailError,
     InterfaceNotImplementedError,
@@ -36,6 +35,7 @@ from drmkit.errors import (
 from drmkit.testing.cenc import encrypt_sample
 from drmkit.testing.flows import new_keys, next_event
 from drmkit.testing.refcdm import RefCdmControl
+from drmkit.types import LimitedDurationLicense
 from drmkit_playready_netflix.header import build_header
 from drmkit_playready_netflix.initdata import build_playready_object, build_pssh
 from drmkit_playready_netflix.license_helper import PlayReadyLicenseHelper

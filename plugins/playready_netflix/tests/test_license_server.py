@@ -14,11 +14,11 @@ import httpx
 import pytest
 from drmkit.core import KeyStatus, KeyStatusesChanged, LicenseRenewal, MediaKeys
 from drmkit.core.factory import MediaKeysFactory
-from drmkit.core.types import LimitedDurationLicense
 from drmkit.license_server import KeyStore, LicenseServerThread, create_app
 from drmkit.settings import LicenseServerSettings
 from drmkit.testing.flows import new_keys, next_event
 from drmkit.testing.refcdm import RefCdmControl
+from drmkit.types import LimitedDurationLicense
 from drmkit_playready_netflix.license_helper import PlayReadyLicenseHelper
 
 PATHS = {

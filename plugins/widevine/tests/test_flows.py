@@ -35,7 +35,7 @@ from drmkit.errors import (
     InvalidStateError,
     OutputRestrictedError,
 )
-from drmkit.plugins.model import LicenseHelper
+from drmkit.sdk.model import LicenseHelper
 from drmkit.testing.cenc import encrypt_sample
 from drmkit.testing.flows import LicensedSession, license_session, new_keys, next_event
 from drmkit.testing.refcdm import RefCdmControl

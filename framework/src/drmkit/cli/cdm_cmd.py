@@ -86,7 +86,7 @@ def probe_command(
     """
     from drmkit_hal import HalError, library_profile
 
-    from drmkit.ocdm.probe import CLEARKEY, probe_clearkey
+    from drmkit.testing.probe import CLEARKEY, probe_clearkey
 
     config = _config()
     try:

@@ -13,8 +13,8 @@ import typer
 from drmkit.cli import app, stderr_console, stdout_console
 from drmkit.media import MediaError, MediaFormatError, parse
 from drmkit.media.inspect import inspect_report
-from drmkit.media.pssh import describe_init_data, plugin_describer
 from drmkit.media.source import MediaInput
+from drmkit.sdk.pssh import describe_init_data, plugin_describer
 
 
 def _fail(message: str) -> NoReturn:

@@ -12,7 +12,7 @@ from drmkit.cli import app, stderr_console, stdout_console
 if TYPE_CHECKING:
     from drmkit_hal import LibraryProfile
 
-    from drmkit.plugins.model import InstalledPlugin, KeySystemCapabilities, KeySystemInfo
+    from drmkit.sdk.model import InstalledPlugin, KeySystemCapabilities, KeySystemInfo
     from drmkit.settings import Settings
 
 
@@ -37,7 +37,7 @@ def on_cdm(
     """
     if profile is None:
         return info.capabilities
-    from drmkit.plugins.model import adapt_capabilities
+    from drmkit.sdk.model import adapt_capabilities
 
     cdm = profile.cdm(info.key_system)
     hook = getattr(plugin, "drm_cdm_capabilities", None)
@@ -51,7 +51,7 @@ def on_cdm(
 def plugin_objects(rows: list[InstalledPlugin]) -> dict[str, object]:
     """Return the imported plugin object of every row that imports."""
     from drmkit.errors import PluginLoadError
-    from drmkit.plugins.loader import installed_entry_points
+    from drmkit.keysystems.loader import installed_entry_points
 
     entry_points = installed_entry_points()
     objects: dict[str, object] = {}
@@ -103,7 +103,7 @@ def plugins_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List installed key-system plugins, whether they are enabled, and what they serve."""
-    from drmkit.plugins.manager import describe_installed
+    from drmkit.keysystems.manager import describe_installed
     from drmkit.settings import load_settings
 
     settings = load_settings()

@@ -23,7 +23,7 @@ from drmkit.errors import BufferTooSmallError, InvalidStateError, NotSupportedEr
 from drmkit.events import KeyStatus, KeyStatusesChanged, LicenseRenewal, LicenseRequest
 from drmkit.ipc.codec import capabilities_from_wire
 from drmkit.ipc.shm import SharedRegion, SharedRegionError
-from drmkit.plugins.model import KeySystemCapabilities
+from drmkit.sdk.model import KeySystemCapabilities
 
 log = logging.getLogger(__name__)
 

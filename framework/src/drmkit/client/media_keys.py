@@ -7,20 +7,20 @@ import contextlib
 from typing import TYPE_CHECKING, Any
 
 from drmkit.client.session import RemoteKeySession
-from drmkit.core.types import (
+from drmkit.core.validation import require_bytes
+from drmkit.errors import BadSessionIdError, DrmError, InvalidStateError, NotSupportedError
+from drmkit.events import MediaKeysListener
+from drmkit.ipc.codec import b64encode, decrypt_metadata
+from drmkit.types import (
     DecryptParams,
     InitDataType,
     KeySessionType,
     LimitedDurationLicense,
 )
-from drmkit.core.validation import require_bytes
-from drmkit.errors import BadSessionIdError, DrmError, InvalidStateError, NotSupportedError
-from drmkit.events import MediaKeysListener
-from drmkit.ipc.codec import b64encode, decrypt_metadata
 
 if TYPE_CHECKING:
     from drmkit.client.client import MediaKeysClient
-    from drmkit.plugins.model import KeySystemCapabilities
+    from drmkit.sdk.model import KeySystemCapabilities
 
 
 class RemoteMediaKeys:

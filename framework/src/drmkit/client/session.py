@@ -15,13 +15,6 @@ from drmkit.core.listeners import EventStream, deliver_to_listener
 
 # The core's own per-sample check, so that both APIs refuse the same buffers the same way.
 from drmkit.core.session import _sample_view
-from drmkit.core.types import (
-    DecryptParams,
-    InitDataType,
-    KeySessionType,
-    LimitedDurationLicense,
-    SessionState,
-)
 from drmkit.core.validation import require_bytes, require_key_id
 from drmkit.errors import (
     BadSessionIdError,
@@ -32,6 +25,13 @@ from drmkit.errors import (
 )
 from drmkit.events import KeySessionEvent, KeyStatus, KeyStatusesChanged, MediaKeysListener
 from drmkit.ipc.codec import MAX_DECRYPT_BATCH, b64encode
+from drmkit.types import (
+    DecryptParams,
+    InitDataType,
+    KeySessionType,
+    LimitedDurationLicense,
+    SessionState,
+)
 
 if TYPE_CHECKING:
     from drmkit.client.media_keys import RemoteMediaKeys

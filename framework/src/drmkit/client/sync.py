@@ -17,8 +17,8 @@ from drmkit.client.client import DEFAULT_CALL_TIMEOUT_S, MediaKeysClient
 from drmkit.client.media_keys import RemoteMediaKeys
 from drmkit.client.session import RemoteKeySession
 from drmkit.core.listeners import EventStream
-from drmkit.core.types import KeySessionType
 from drmkit.events import KeySessionEvent, MediaKeysListener
+from drmkit.types import KeySessionType
 
 T = TypeVar("T")
 

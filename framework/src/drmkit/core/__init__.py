@@ -20,16 +20,6 @@ from drmkit.core.ids import INVALID_SESSION_ID
 from drmkit.core.listeners import EventStream
 from drmkit.core.media_keys import MediaKeys
 from drmkit.core.session import KeySession
-from drmkit.core.types import (
-    CipherMode,
-    DecryptParams,
-    InitDataType,
-    KeySessionType,
-    LimitedDurationLicense,
-    Pattern,
-    SessionState,
-    Subsample,
-)
 from drmkit.errors import (
     BadSessionIdError,
     BufferTooSmallError,
@@ -55,6 +45,16 @@ from drmkit.events import (
     LicenseRequest,
     MediaKeysListener,
     MessageType,
+)
+from drmkit.types import (
+    CipherMode,
+    DecryptParams,
+    InitDataType,
+    KeySessionType,
+    LimitedDurationLicense,
+    Pattern,
+    SessionState,
+    Subsample,
 )
 
 __all__ = [

@@ -25,14 +25,14 @@ from drmkit.errors import (
     LimitExceededError,
     NotSupportedError,
 )
-from drmkit.plugins import model as plugin_model
+from drmkit.sdk import model as plugin_model
 
 if TYPE_CHECKING:
     from drmkit_hal import Hal
 
     from drmkit.core.config import CoreSettings
-    from drmkit.plugins.manager import DrmPluginManager
-    from drmkit.plugins.routing import KeySystemRoute
+    from drmkit.keysystems.manager import DrmPluginManager
+    from drmkit.keysystems.routing import KeySystemRoute
 
 log = logging.getLogger(__name__)
 

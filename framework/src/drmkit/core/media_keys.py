@@ -18,12 +18,6 @@ from typing import TYPE_CHECKING, Any
 from drmkit.core.executor import SerialExecutor
 from drmkit.core.ids import next_session_id
 from drmkit.core.session import KeySession
-from drmkit.core.types import (
-    DecryptParams,
-    InitDataType,
-    KeySessionType,
-    LimitedDurationLicense,
-)
 from drmkit.core.validation import require_bytes
 from drmkit.errors import (
     BadSessionIdError,
@@ -33,13 +27,19 @@ from drmkit.errors import (
     OperationTimeoutError,
 )
 from drmkit.events import MediaKeysListener
+from drmkit.types import (
+    DecryptParams,
+    InitDataType,
+    KeySessionType,
+    LimitedDurationLicense,
+)
 
 if TYPE_CHECKING:
     from drmkit_hal import CdmProfile
 
     from drmkit.core.factory import MediaKeysFactory
-    from drmkit.plugins.model import KeySystemCapabilities, SystemContext
-    from drmkit.plugins.routing import KeySystemRoute
+    from drmkit.keysystems.routing import KeySystemRoute
+    from drmkit.sdk.model import KeySystemCapabilities, SystemContext
 
 log = logging.getLogger(__name__)
 

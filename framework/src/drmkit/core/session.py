@@ -17,13 +17,6 @@ from typing import TYPE_CHECKING, Any
 from drmkit.core.callbacks import CallbackBridge
 from drmkit.core.executor import SerialExecutor
 from drmkit.core.listeners import EventStream, deliver_to_listener
-from drmkit.core.types import (
-    DecryptParams,
-    InitDataType,
-    KeySessionType,
-    LimitedDurationLicense,
-    SessionState,
-)
 from drmkit.core.validation import require_bytes, require_key_id
 from drmkit.errors import (
     BadSessionIdError,
@@ -44,7 +37,14 @@ from drmkit.events import (
     MediaKeysListener,
     MessageType,
 )
-from drmkit.plugins import model as plugin_model
+from drmkit.sdk import model as plugin_model
+from drmkit.types import (
+    DecryptParams,
+    InitDataType,
+    KeySessionType,
+    LimitedDurationLicense,
+    SessionState,
+)
 
 if TYPE_CHECKING:
     from drmkit.core.media_keys import MediaKeys

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry
 
 from drmkit.core.factory import MediaKeysFactory
-from drmkit.plugins.manager import DrmPluginManager
+from drmkit.keysystems.manager import DrmPluginManager
 from drmkit.settings import Settings
 
 if TYPE_CHECKING:

@@ -36,10 +36,10 @@ from drmkit.core.listeners import EventStream
 from drmkit.demo.runner import Step
 from drmkit.demo.samples import CencSample, make_samples
 from drmkit.errors import DrmError
+from drmkit.keysystems.loader import installed_entry_points
 from drmkit.license_server import KeyStore, LicenseServerThread, create_app
 from drmkit.license_server.app import LicenseEndpoint, default_endpoints
 from drmkit.license_server.keyids import b64url_encode
-from drmkit.plugins.loader import installed_entry_points
 from drmkit.settings import Settings
 
 DEFAULT_KEY_SYSTEM = "org.w3.clearkey"

@@ -23,7 +23,7 @@ from typing import Any, Final
 from drmkit.license_server.app import JSON_MEDIA_TYPE, IssuedResponse, LicenseEndpoint
 from drmkit.license_server.errors import LicenseServerError, bad_request
 from drmkit.license_server.store import KeyStore
-from drmkit.refcdm_license import license_document
+from drmkit.sdk.test_license import license_document
 
 WIDEVINE: Final = "com.widevine.alpha"
 PLAYREADY: Final = "com.microsoft.playready"

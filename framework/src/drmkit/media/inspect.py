@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from drmkit.media.model import MediaFile, Track
-from drmkit.media.pssh import Describer, describe_pssh
+from drmkit.sdk.pssh import Describer, describe_pssh
 
 
 def track_report(track: Track) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from drmkit.media.errors import MissingKeyError, WrongKeyError
 from drmkit.media.model import MediaFile, PsshBox
-from drmkit.media.pssh import PLAYREADY_SYSTEM_ID
+from drmkit.sdk.pssh import PLAYREADY_SYSTEM_ID
 
 _WRM_HEADER_RECORD = 1
 # Attribute form (v4.1+): <KID ALGID="AESCTR" CHECKSUM="..." VALUE="..."> in any order.

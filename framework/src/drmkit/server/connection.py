@@ -19,7 +19,6 @@ import structlog
 
 from drmkit.core.media_keys import MediaKeys
 from drmkit.core.session import KeySession
-from drmkit.core.types import SessionState
 from drmkit.errors import BadSessionIdError, InvalidStateError
 from drmkit.ipc.dispatcher import Dispatcher
 from drmkit.ipc.framing import FrameError, FrameTooLargeError
@@ -35,6 +34,7 @@ from drmkit.ipc.jsonrpc import (
 )
 from drmkit.ipc.shm import SharedRegion
 from drmkit.ipc.transport import FramedSocket
+from drmkit.types import SessionState
 
 if TYPE_CHECKING:
     from drmkit.server.app import SessionServer

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from pydantic import Field
 
-from drmkit.core.types import LimitedDurationLicense
 from drmkit.errors import InvalidInputError, InvalidStateError, LimitExceededError
 from drmkit.ipc.codec import (
     MAX_DECRYPT_BATCH,
@@ -29,6 +28,7 @@ from drmkit.ipc.shm import SharedRegion, SharedRegionError
 from drmkit.server.connection import ClientConnection, WithFds
 from drmkit.server.events import ConnectionListener
 from drmkit.server.health import probe_workers
+from drmkit.types import LimitedDurationLicense
 
 if TYPE_CHECKING:
     from drmkit.core import DecryptParams

@@ -31,8 +31,15 @@ def hash_token(token: str) -> str:
 
 
 def new_token() -> str:
-    """Return a fresh random client token (URL-safe text)."""
-    return secrets.token_urlsafe(32)
+    """Return a fresh random client token (URL-safe text that never starts with ``-``).
+
+    A leading ``-`` would read as an option on every command line that takes the token
+    (``drmkit srm tokens revoke TOKEN``); such draws are redrawn.
+    """
+    while True:
+        token = secrets.token_urlsafe(32)
+        if not token.startswith("-"):
+            return token
 
 
 class TokenTableVerifier:

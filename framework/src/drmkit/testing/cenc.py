@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from drmkit.core.types import NO_PATTERN, CipherMode, Pattern, Subsample
+from drmkit.types import NO_PATTERN, CipherMode, Pattern, Subsample
 
 BLOCK = 16
 

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 from drmkit.core.listeners import EventStream
 from drmkit.core.media_keys import MediaKeys
 from drmkit.core.session import KeySession
-from drmkit.core.types import KeySessionType
 from drmkit.events import KeySessionEvent, KeyStatusesChanged, LicenseRequest
-from drmkit.plugins.model import LicenseHelper
+from drmkit.sdk.model import LicenseHelper
+from drmkit.types import KeySessionType
 
 if TYPE_CHECKING:
     from drmkit_hal import CdmProfile

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from drmkit.container import Container
     from drmkit.core.factory import MediaKeysFactory
     from drmkit.core.media_keys import MediaKeys
-    from drmkit.plugins.model import LicenseHelper
+    from drmkit.sdk.model import LicenseHelper
     from drmkit.settings import Settings
     from drmkit.testing.ipc import ServerProcess
     from drmkit.testing.refcdm import RefCdmControl
@@ -89,7 +89,7 @@ def drmkit_plugins(request: pytest.FixtureRequest) -> list[str]:
     if option:
         return [name.strip() for name in str(option).split(",") if name.strip()]
     from drmkit.errors import PluginLoadError
-    from drmkit.plugins.loader import installed_entry_points
+    from drmkit.keysystems.loader import installed_entry_points
 
     importable = []
     for name, entry_point in sorted(installed_entry_points().items()):

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from drmkit.errors import InvalidInitDataError, InvalidLicenseError
+from drmkit.sdk import InvalidInitDataError, InvalidLicenseError
 
 COMMON_SYSTEM_ID = bytes.fromhex("1077efecc0b24d02ace33c1e52e2fb4b")
 """The W3C Common PSSH system id Clear Key init data uses."""

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from drmkit.core.types import KeySessionType
+from drmkit.sdk import KeySessionType
 
 from drmkit_clearkey import formats
 
 
 class ClearKeyLicenseHelper:
-    """Implements :class:`drmkit.plugin.LicenseHelper` for Clear Key."""
+    """Implements :class:`drmkit.sdk.markers.LicenseHelper` for Clear Key."""
 
     def init_data(self, key_ids: Sequence[bytes]) -> list[tuple[str, bytes]]:
         """Return keyids, cenc (Common PSSH v1, 16-byte ids only) and webm (one id) init data."""

@@ -2,7 +2,7 @@
 
 Published as entry point ``clearkey = "drmkit_clearkey.plugin:plugin"`` in group
 ``drmkit.keysystems``. Everything but init-data/license validation, PSSH description and the
-license helper comes from :class:`drmkit.ocdm.OcdmKeySystemPlugin`.
+license helper comes from :class:`drmkit.sdk.OcdmKeySystemPlugin`.
 
 It also carries what real Clear Key CDMs get wrong, driven by the loaded CDM's profile
 (``docs/platforms.md``): init data the CDM does not parse right is sent as Common PSSH, licenses
@@ -15,10 +15,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from drmkit.core.types import CipherMode, KeySessionType
-from drmkit.errors import FailError, InvalidLicenseError, NotSupportedError
-from drmkit.ocdm import OcdmKeySystemPlugin
-from drmkit.plugin import KeySystemCapabilities, KeySystemInfo, SessionContext, hookimpl
+from drmkit.sdk import (
+    CipherMode,
+    FailError,
+    InvalidLicenseError,
+    KeySessionType,
+    KeySystemCapabilities,
+    KeySystemInfo,
+    NotSupportedError,
+    OcdmKeySystemPlugin,
+    SessionContext,
+    hookimpl,
+)
 from drmkit_hal import CdmProfile, KeyStatus
 
 from drmkit_clearkey import formats

@@ -18,9 +18,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from drmkit.core.types import CipherMode, DecryptParams, KeySessionType
 from drmkit.demo.flow import DemoError
 from drmkit.events import KeyStatus, LicenseRequest
+from drmkit.sdk import CipherMode, DecryptParams, KeySessionType
 
 from drmkit_playready_netflix.dpi import DpiDrmSession, LoopRunner, NetflixDpi
 from drmkit_playready_netflix.license_helper import PlayReadyLicenseHelper

@@ -38,9 +38,15 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from drmkit.core.types import DecryptParams, KeySessionType, LimitedDurationLicense
-from drmkit.errors import DrmError, FailError, InvalidStateError
-from drmkit.events import KeyStatus
+from drmkit.sdk import (
+    DecryptParams,
+    DrmError,
+    FailError,
+    InvalidStateError,
+    KeySessionType,
+    KeyStatus,
+    LimitedDurationLicense,
+)
 
 T = TypeVar("T")
 NETFLIX = "com.netflix.playready"

@@ -30,7 +30,7 @@ from xml.sax.saxutils import escape as xml_escape
 import defusedxml.ElementTree as SafeElementTree
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from defusedxml import DefusedXmlException
-from drmkit.errors import InvalidInitDataError
+from drmkit.sdk import InvalidInitDataError
 
 VERSIONS = ("4.0.0.0", "4.1.0.0", "4.2.0.0", "4.3.0.0")
 """The WRMHEADER versions drmkit understands."""

@@ -22,9 +22,9 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from drmkit.errors import InvalidInitDataError
 from drmkit.media.errors import MediaFormatError
-from drmkit.media.pssh import PLAYREADY_SYSTEM_ID, parse_pssh_boxes
+from drmkit.sdk import InvalidInitDataError
+from drmkit.sdk.pssh import PLAYREADY_SYSTEM_ID, parse_pssh_boxes
 
 from drmkit_playready_netflix.header import HeaderError, PlayReadyHeader, parse_header
 

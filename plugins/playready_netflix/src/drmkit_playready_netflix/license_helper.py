@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from drmkit.core.types import KeySessionType
+from drmkit.sdk import KeySessionType
 
 from drmkit_playready_netflix.header import build_header
 from drmkit_playready_netflix.initdata import build_playready_object, build_pssh
@@ -17,7 +17,7 @@ from drmkit_playready_netflix.licenses import build_test_license, parse_challeng
 
 
 class PlayReadyLicenseHelper:
-    """Implements :class:`drmkit.plugin.LicenseHelper` for one simulated PlayReady key system.
+    """Implements :class:`drmkit.sdk.markers.LicenseHelper` for one simulated PlayReady key system.
 
     Init data is a v4.3 WRMHEADER naming the key ids (v4.0 for exactly one key id is covered by
     the tests); ``la_url`` goes into the header's ``LA_URL``.

@@ -15,10 +15,10 @@ KID must match it.
 
 from __future__ import annotations
 
-from drmkit.errors import InvalidLicenseError
 from drmkit.license_server.errors import LicenseServerError
 from drmkit.license_server.simulated import SimulatedChallenge, parse_playready_challenge
-from drmkit.refcdm_license import TestLicense, build_test_license, check_test_license
+from drmkit.sdk import InvalidLicenseError
+from drmkit.sdk.test_license import TestLicense, build_test_license, check_test_license
 
 __all__ = ["TestLicense", "build_test_license", "check_test_license", "parse_challenge"]
 

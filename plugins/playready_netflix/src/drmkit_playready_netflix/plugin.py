@@ -23,27 +23,33 @@ MKS design, selected by key system):
 - ``select_key_id`` reaches the CDM only when the binding changes; a sample naming a key binds it
   first (Rialto's decryptor); a sample without a key id uses the application's selected key.
 
-Everything not listed here comes from :class:`drmkit.ocdm.OcdmKeySystemPlugin`.
+Everything not listed here comes from :class:`drmkit.sdk.OcdmKeySystemPlugin`.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
+from typing import Any
 
-from drmkit.core.types import CipherMode, DecryptParams, KeySessionType, LimitedDurationLicense
-from drmkit.errors import (
+from drmkit.sdk import (
+    CipherMode,
+    DecryptParams,
     FailError,
     InvalidKeyIdError,
     InvalidLicenseError,
     InvalidStateError,
+    KeySessionType,
+    KeySystemCapabilities,
+    KeySystemInfo,
+    LimitedDurationLicense,
+    MessageType,
     NotSupportedError,
+    OcdmKeySystemPlugin,
+    SessionContext,
+    hookimpl,
+    license_type_for,
 )
-from drmkit.events import MessageType
-from drmkit.media.pssh import PLAYREADY_SYSTEM_ID
-from drmkit.ocdm import OcdmKeySystemPlugin
-from drmkit.ocdm.status import license_type_for
-from drmkit.plugin import KeySystemCapabilities, KeySystemInfo, SessionContext, hookimpl
+from drmkit.sdk.pssh import PLAYREADY_SYSTEM_ID
 from drmkit_hal import CdmSession, LicenseType, OcdmCallError
 
 from drmkit_playready_netflix.header import HeaderError
@@ -92,15 +98,6 @@ NETFLIX_INFO = KeySystemInfo(
     system_ids=(PLAYREADY_SYSTEM_ID,),
     description="Netflix PlayReady (pulled challenges, stored licenses, key selection, LDL)",
 )
-
-
-class TypedChallengeSink(Protocol):
-    """The core's callback bridge: ``on_challenge`` takes the message type."""
-
-    def on_challenge(
-        self, url: str, challenge: bytes, message_type: MessageType | None = None
-    ) -> None:
-        """Receive a challenge and, if known, its type."""
 
 
 class PlayReadyNetflixPlugin(OcdmKeySystemPlugin):
@@ -193,8 +190,7 @@ class PlayReadyNetflixPlugin(OcdmKeySystemPlugin):
             if "size is 0" in str(exc):
                 raise FailError("the CDM has no license challenge to give (size 0)") from exc
             raise
-        sink: TypedChallengeSink = session.callbacks  # type: ignore[assignment]
-        sink.on_challenge("", challenge, MessageType.LICENSE_REQUEST)
+        session.callbacks.on_challenge("", challenge, MessageType.LICENSE_REQUEST)
 
     def construct_session(
         self,

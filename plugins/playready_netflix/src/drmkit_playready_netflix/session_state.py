@@ -15,7 +15,7 @@ import logging
 import threading
 from typing import Any
 
-from drmkit.ocdm.mapping import OcdmSessionState
+from drmkit.sdk import OcdmSessionState
 from drmkit_hal import SessionCallbacks
 
 from drmkit_playready_netflix.initdata import PlayReadyInitData

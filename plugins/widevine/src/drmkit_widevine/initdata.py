@@ -22,7 +22,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from drmkit.errors import InvalidInitDataError
+from drmkit.sdk import InvalidInitDataError
 
 from drmkit_widevine.pssh import build_pssh_box, parse_pssh_boxes
 from drmkit_widevine.pssh_data import (

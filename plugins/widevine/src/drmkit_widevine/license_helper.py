@@ -10,8 +10,7 @@ import base64
 import json
 from collections.abc import Mapping, Sequence
 
-from drmkit.core.types import KeySessionType
-from drmkit.errors import InvalidLicenseError
+from drmkit.sdk import InvalidLicenseError, KeySessionType
 
 from drmkit_widevine.initdata import make_widevine_pssh
 from drmkit_widevine.messages import split_message
@@ -24,7 +23,7 @@ from drmkit_widevine.simulated import (
 
 
 class WidevineLicenseHelper:
-    """Implements :class:`drmkit.plugin.LicenseHelper` for the simulated Widevine.
+    """Implements :class:`drmkit.sdk.markers.LicenseHelper` for the simulated Widevine.
 
     A license built from a request names the request's CDM session; one built without a
     request (extra keys for a session that already has a license) names none and is taken by

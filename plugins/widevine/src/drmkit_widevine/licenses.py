@@ -8,7 +8,7 @@ message without a type or payload, or a *request* type sent back as a response a
 
 from __future__ import annotations
 
-from drmkit.errors import InvalidLicenseError
+from drmkit.sdk import InvalidLicenseError
 from google.protobuf.message import DecodeError
 
 from drmkit_widevine._generated.signed_message_pb2 import SignedMessage

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from drmkit.events import MessageType
+from drmkit.sdk import MessageType
 
 _PREFIX = re.compile(rb"^([0-9]{1,3}):Type:")
 

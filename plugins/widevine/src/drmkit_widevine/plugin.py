@@ -2,7 +2,7 @@
 
 Published as entry point ``widevine = "drmkit_widevine.plugin:plugin"`` in group
 ``drmkit.keysystems``. Everything not listed here comes from
-:class:`drmkit.ocdm.OcdmKeySystemPlugin`:
+:class:`drmkit.sdk.OcdmKeySystemPlugin`:
 
 - init data is checked before the CDM (pssh boxes, ``WidevinePsshData`` protobuf, ``webm``,
   ``keyids``), and ``keyids`` reaches the CDM as a Widevine PSSH box (OCDM Widevine reads only
@@ -21,12 +21,21 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from drmkit.core.types import CipherMode, KeySessionType, LimitedDurationLicense
-from drmkit.errors import FailError, InvalidLicenseError, InvalidStateError
-from drmkit.events import MessageType
-from drmkit.ocdm import OcdmKeySystemPlugin
-from drmkit.ocdm.status import license_type_for
-from drmkit.plugin import KeySystemCapabilities, KeySystemInfo, SessionContext, hookimpl
+from drmkit.sdk import (
+    CipherMode,
+    FailError,
+    InvalidLicenseError,
+    InvalidStateError,
+    KeySessionType,
+    KeySystemCapabilities,
+    KeySystemInfo,
+    LimitedDurationLicense,
+    MessageType,
+    OcdmKeySystemPlugin,
+    SessionContext,
+    hookimpl,
+    license_type_for,
+)
 from drmkit_hal import CdmSession, LicenseType
 
 from drmkit_widevine.initdata import INIT_DATA_TYPES, init_data_for_cdm, parse_init_data

@@ -16,7 +16,7 @@ import struct
 import uuid
 from dataclasses import dataclass
 
-from drmkit.errors import InvalidInitDataError
+from drmkit.sdk import InvalidInitDataError
 
 _HEADER = struct.Struct(">I4s")
 _FULL_BOX = 4  # version (1 byte) + flags (3 bytes)

@@ -13,8 +13,7 @@ import logging
 import threading
 from typing import Protocol
 
-from drmkit.events import MessageType
-from drmkit.ocdm.mapping import OcdmSessionState
+from drmkit.sdk import MessageType, OcdmSessionState
 from drmkit_hal import SessionCallbacks
 
 from drmkit_widevine.messages import split_message

@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from drmkit import refcdm_license
-from drmkit.errors import InvalidLicenseError
+from drmkit.sdk import InvalidLicenseError
+from drmkit.sdk import test_license as refcdm_license
 
 KEY_SYSTEM = "com.widevine.alpha"
 ANSWERABLE_TYPES = ("license-request", "license-renewal")

@@ -9,7 +9,7 @@ import pytest
 from drmkit.core import InvalidInputError, InvalidStateError, MediaKeys, NotSupportedError
 from drmkit.core.factory import MediaKeysFactory
 from drmkit.errors import DrmError
-from drmkit.plugins.model import LicenseHelper
+from drmkit.sdk.model import LicenseHelper
 from drmkit.testing.flows import license_session
 from drmkit.testing.refcdm import RefCdmControl
 

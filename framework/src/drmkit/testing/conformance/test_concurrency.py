@@ -9,7 +9,7 @@ import pytest
 
 from drmkit.core import KeyStatusesChanged, LicenseRequest, MediaKeys
 from drmkit.errors import FailError
-from drmkit.plugins.model import LicenseHelper
+from drmkit.sdk.model import LicenseHelper
 from drmkit.testing.flows import license_session, next_event
 from drmkit.testing.refcdm import RefCdmControl
 

@@ -24,7 +24,7 @@ from drmkit.core import (
     Subsample,
 )
 from drmkit.errors import DrmError, FailError
-from drmkit.plugins.model import LicenseHelper
+from drmkit.sdk.model import LicenseHelper
 from drmkit.testing.cenc import encrypt_sample
 from drmkit.testing.flows import license_session, next_event
 from drmkit.testing.refcdm import RefCdmControl

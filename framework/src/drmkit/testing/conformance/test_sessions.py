@@ -31,7 +31,7 @@ from drmkit.core import (
 from drmkit.core.factory import MediaKeysFactory
 from drmkit.errors import DrmError, FailError
 from drmkit.events import KeySessionEvent
-from drmkit.plugins.model import LicenseHelper
+from drmkit.sdk.model import LicenseHelper
 from drmkit.testing.flows import license_session, next_event
 from drmkit.testing.refcdm import RefCdmControl
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from drmkit.plugins.wrappers import install_wrappers
+from drmkit.keysystems.wrappers import install_wrappers
 
 log = logging.getLogger("drmkit.operations")
 

@@ -23,13 +23,13 @@ from drmkit.errors import (
     NotSupportedError,
     PluginLoadError,
 )
-from drmkit.plugin import PROJECT_NAME
-from drmkit.plugins.loader import PluginEntryPoint, installed_entry_points, require_installed
-from drmkit.plugins.logs import LoggingPlugin
-from drmkit.plugins.metrics import MetricsPlugin
-from drmkit.plugins.model import InstalledPlugin, KeySystemInfo
-from drmkit.plugins.routing import KeySystemRoute
-from drmkit.plugins.wrappers import ObservingPlugin
+from drmkit.keysystems.loader import PluginEntryPoint, installed_entry_points, require_installed
+from drmkit.keysystems.logs import LoggingPlugin
+from drmkit.keysystems.metrics import MetricsPlugin
+from drmkit.keysystems.routing import KeySystemRoute
+from drmkit.keysystems.wrappers import ObservingPlugin
+from drmkit.sdk import PROJECT_NAME
+from drmkit.sdk.model import InstalledPlugin, KeySystemInfo
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ import pluggy
 
 from drmkit import hookspecs
 from drmkit.errors import DrmError, FailError, InterfaceNotImplementedError
-from drmkit.plugins.errors import translate_exception
-from drmkit.plugins.model import KeySystemCapabilities, KeySystemInfo
+from drmkit.keysystems.errors import translate_exception
+from drmkit.sdk.model import KeySystemCapabilities, KeySystemInfo
 
 DECLARATION_HOOKS = frozenset({"drm_key_systems", "drm_describe_init_data"})
 """Hooks that are not routed per key system."""

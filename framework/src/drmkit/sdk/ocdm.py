@@ -40,7 +40,6 @@ from drmkit_hal import (
     Subsample,
 )
 
-from drmkit.core.types import DecryptParams, LimitedDurationLicense
 from drmkit.errors import (
     FailError,
     InterfaceNotImplementedError,
@@ -49,21 +48,22 @@ from drmkit.errors import (
     OutputRestrictedError,
 )
 from drmkit.events import KeyStatus
-from drmkit.ocdm.status import (
-    HDCP_FAILURE_DRM_ERROR,
-    OCDM_OUTPUT_RESTRICTED,
-    encryption_scheme_for,
-    key_status_for,
-    license_type_for,
-)
-from drmkit.plugin import PROJECT_NAME, hookimpl
-from drmkit.plugins.model import (
+from drmkit.sdk.markers import PROJECT_NAME, hookimpl
+from drmkit.sdk.model import (
     KeySystemCapabilities,
     KeySystemInfo,
     SessionContext,
     SystemContext,
     adapt_capabilities,
 )
+from drmkit.sdk.ocdm_status import (
+    HDCP_FAILURE_DRM_ERROR,
+    OCDM_OUTPUT_RESTRICTED,
+    encryption_scheme_for,
+    key_status_for,
+    license_type_for,
+)
+from drmkit.types import DecryptParams, LimitedDurationLicense
 
 log = logging.getLogger(__name__)
 

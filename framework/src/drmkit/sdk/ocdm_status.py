@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from drmkit.core.types import CipherMode, KeySessionType
 from drmkit.errors import MediaKeyErrorStatus
 from drmkit.events import KeyStatus
+from drmkit.types import CipherMode, KeySessionType
 
 # OpenCDMError values (hal/include/drmkit/open_cdm.h).
 _ERROR_NONE = 0

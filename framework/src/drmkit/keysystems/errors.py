@@ -37,7 +37,7 @@ def _ocdm_status(exc: BaseException) -> MediaKeyErrorStatus | None:
         return None
     if not isinstance(exc, OcdmCallError):
         return None
-    from drmkit.ocdm.status import media_key_status_for
+    from drmkit.sdk.ocdm_status import media_key_status_for
 
     status = media_key_status_for(int(exc.status))
     return MediaKeyErrorStatus.FAIL if status is MediaKeyErrorStatus.OK else status

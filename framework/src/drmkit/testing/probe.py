@@ -41,10 +41,10 @@ from drmkit_hal import (
     Subsample,
 )
 
-from drmkit.core.types import CipherMode
-from drmkit.core.types import Pattern as CorePattern
-from drmkit.core.types import Subsample as CoreSubsample
 from drmkit.testing.cenc import encrypt_sample
+from drmkit.types import CipherMode
+from drmkit.types import Pattern as CorePattern
+from drmkit.types import Subsample as CoreSubsample
 
 CLEARKEY = "org.w3.clearkey"
 _COMMON_SYSTEM_ID = bytes.fromhex("1077efecc0b24d02ace33c1e52e2fb4b")

@@ -6,7 +6,7 @@ import importlib.metadata
 from dataclasses import dataclass
 
 from drmkit.errors import PluginLoadError, PluginNotInstalledError
-from drmkit.plugin import ENTRY_POINT_GROUP
+from drmkit.sdk import ENTRY_POINT_GROUP
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,8 @@ from typing import Any, Protocol
 
 from drmkit import hookspecs
 from drmkit.errors import status_of
-from drmkit.plugin import hookimpl
-from drmkit.plugins.routing import ROUTED_HOOKS
+from drmkit.keysystems.routing import ROUTED_HOOKS
+from drmkit.sdk import hookimpl
 
 
 class CallObserver(Protocol):

@@ -1,7 +1,7 @@
 """The objects the framework hands to key-system plugins and the declarations plugins return.
 
 A plugin never sees another key system's objects: the framework routes every call with a hook
-caller scoped to the plugin that declared the key system (see ``drmkit.plugins.routing``).
+caller scoped to the plugin that declared the key system (see ``drmkit.keysystems.routing``).
 """
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
-from drmkit.core.types import CipherMode, KeySessionType
+from drmkit.events import MessageType
+from drmkit.types import CipherMode, KeySessionType
 
 if TYPE_CHECKING:
-    from drmkit_hal import CdmProfile, Hal, SessionCallbacks
+    from drmkit_hal import CdmProfile, Hal
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,35 @@ class KeySystemInfo:
     capabilities: KeySystemCapabilities
     system_ids: tuple[bytes, ...] = ()
     description: str = ""
+
+
+class SessionCallbacks(Protocol):
+    """Where a plugin sends a session's CDM events (``SessionContext.callbacks``).
+
+    The HAL's ``drmkit_hal.SessionCallbacks`` plus an optional message type on challenges: a
+    plugin whose CDM tells license requests, renewals and releases apart (Widevine's
+    ``"<n>:Type:"`` prefix) passes it on; without it the core tells a request from a renewal by
+    order. Pass the object to the CDM as is (``construct_session(..., callbacks)``), or put a filter
+    of your own in between. Called on the CDM's thread.
+    """
+
+    def on_challenge(
+        self, url: str, challenge: bytes, message_type: MessageType | None = None
+    ) -> None:
+        """Deliver a challenge (``message_type`` when the CDM says which kind it is)."""
+        ...
+
+    def on_key_update(self, key_id: bytes) -> None:
+        """Note that the status of ``key_id`` changed."""
+        ...
+
+    def on_error(self, message: str) -> None:
+        """Deliver an asynchronous CDM error (it fails the operation that is running)."""
+        ...
+
+    def on_keys_updated(self) -> None:
+        """End a batch of key updates."""
+        ...
 
 
 class SystemContext:

@@ -1,0 +1,102 @@
+"""The plugin SDK: everything a key-system plugin imports from drmkit.
+
+A plugin is a module or object with functions named after the hooks in ``drmkit.hookspecs``,
+decorated with :data:`hookimpl`, published through an entry point in group ``drmkit.keysystems``::
+
+    [project.entry-points."drmkit.keysystems"]
+    clearkey = "drmkit_clearkey.plugin:plugin"
+
+Plugins that drive an OpenCDM library subclass :class:`OcdmKeySystemPlugin`, which implements
+every hook with the generic OCDM call sequence, and override only what differs. A plugin imports
+from this package (and, in its tests, ``drmkit.testing``) and from ``drmkit_hal``; nothing else of
+drmkit is plugin API. ``docs/plugin-guide.md`` walks through writing and testing a plugin.
+"""
+
+from __future__ import annotations
+
+from drmkit.errors import (
+    BadSessionIdError,
+    BufferTooSmallError,
+    DrmError,
+    FailError,
+    InterfaceNotImplementedError,
+    InvalidInitDataError,
+    InvalidInputError,
+    InvalidKeyIdError,
+    InvalidLicenseError,
+    InvalidStateError,
+    MediaKeyErrorStatus,
+    NotSupportedError,
+    OutputRestrictedError,
+)
+from drmkit.events import KeyStatus, MessageType
+from drmkit.sdk.markers import ENTRY_POINT_GROUP, PROJECT_NAME, hookimpl
+from drmkit.sdk.model import (
+    KeySystemCapabilities,
+    KeySystemInfo,
+    LicenseHelper,
+    SessionCallbacks,
+    SessionContext,
+    SystemContext,
+    adapt_capabilities,
+)
+from drmkit.sdk.ocdm import KeyBatchGate, OcdmKeySystemPlugin, OcdmSessionState
+from drmkit.sdk.ocdm_status import (
+    encryption_scheme_for,
+    key_status_for,
+    license_type_for,
+    media_key_status_for,
+)
+from drmkit.types import (
+    NO_PATTERN,
+    CipherMode,
+    DecryptParams,
+    InitDataType,
+    KeySessionType,
+    LimitedDurationLicense,
+    Pattern,
+    Subsample,
+)
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "NO_PATTERN",
+    "PROJECT_NAME",
+    "BadSessionIdError",
+    "BufferTooSmallError",
+    "CipherMode",
+    "DecryptParams",
+    "DrmError",
+    "FailError",
+    "InitDataType",
+    "InterfaceNotImplementedError",
+    "InvalidInitDataError",
+    "InvalidInputError",
+    "InvalidKeyIdError",
+    "InvalidLicenseError",
+    "InvalidStateError",
+    "KeyBatchGate",
+    "KeySessionType",
+    "KeyStatus",
+    "KeySystemCapabilities",
+    "KeySystemInfo",
+    "LicenseHelper",
+    "LimitedDurationLicense",
+    "MediaKeyErrorStatus",
+    "MessageType",
+    "NotSupportedError",
+    "OcdmKeySystemPlugin",
+    "OcdmSessionState",
+    "OutputRestrictedError",
+    "Pattern",
+    "SessionCallbacks",
+    "SessionContext",
+    "Subsample",
+    "SystemContext",
+    "adapt_capabilities",
+    "encryption_scheme_for",
+    "hookimpl",
+    "key_status_for",
+    "license_type_for",
+    "media_key_status_for",
+]
