@@ -28,8 +28,8 @@ from pathlib import Path
 
 import httpx
 from drmkit.license_server import KeyStore, LicenseServerThread, create_app
+from drmkit.license_server.config import LicenseServerSettings
 from drmkit.license_server.keyids import b64url_encode
-from drmkit.settings import LicenseServerSettings
 
 
 def measure(client: httpx.Client, path: str, body: bytes, count: int) -> list[float]:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 from drmkit import logging as drmkit_logging
-from drmkit.settings import LoggingSettings
+from drmkit.logging_config import LoggingSettings
 
 
 class FakeTty(io.StringIO):

@@ -11,14 +11,23 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 import structlog
 from structlog.typing import EventDict, Processor
 
-from drmkit.settings import LoggingSettings, Settings
+from drmkit.logging_config import LoggingSettings
 
 _HANDLER_NAME = "drmkit"
+
+
+class HasLogging(Protocol):
+    """Settings that carry a ``[logging]`` section (``drmkit.settings.Settings``)."""
+
+    @property
+    def logging(self) -> LoggingSettings:
+        """The ``[logging]`` section."""
+        ...
 
 
 def _drop_color_message(_: Any, __: str, event: EventDict) -> EventDict:
@@ -70,12 +79,12 @@ def build_formatter(section: LoggingSettings, stream: TextIO) -> logging.Formatt
     )
 
 
-def configure(settings: Settings | LoggingSettings, *, stream: TextIO | None = None) -> None:
+def configure(settings: HasLogging | LoggingSettings, *, stream: TextIO | None = None) -> None:
     """Configure structlog and the stdlib root logger from ``settings`` (idempotent).
 
     ``stream`` defaults to standard error, so standard output stays free for ``--json`` output.
     """
-    section = settings.logging if isinstance(settings, Settings) else settings
+    section = settings if isinstance(settings, LoggingSettings) else settings.logging
     target = stream if stream is not None else sys.stderr
     level = logging.getLevelNamesMapping()[section.level]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from drmkit.core.config import PluginSettings
+from drmkit.config import PluginSettings
 from drmkit.errors import (
     DuplicateKeySystemError,
     FailError,

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from drmkit.license_server import KeyStore, LicenseServerThread, create_app
-from drmkit.settings import LicenseServerSettings
+from drmkit.license_server.config import LicenseServerSettings
 
 KID_A = bytes.fromhex("00112233445566778899aabbccddeeff")
 KEY_A = bytes.fromhex("0f0e0d0c0b0a09080706050403020100")

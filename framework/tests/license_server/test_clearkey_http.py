@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from drmkit.license_server import KeyStore, KeyStoreError, LicenseServerThread, create_app
+from drmkit.license_server.config import LicenseServerSettings
 from drmkit.license_server.keyids import b64url_encode
-from drmkit.settings import LicenseServerSettings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -140,7 +140,7 @@ async def test_temporary_session_cannot_load(media_keys: MediaKeys) -> None:
 
 
 def test_describe_init_data_hook() -> None:
-    from drmkit.core.config import PluginSettings
+    from drmkit.config import PluginSettings
     from drmkit.keysystems.manager import DrmPluginManager
 
     manager = DrmPluginManager(PluginSettings())

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from drmkit.core import KeyStatus, KeyStatusesChanged, LicenseRenewal, MediaKeys, MessageType
 from drmkit.license_server import KeyStore, LicenseServerThread, create_app
-from drmkit.settings import LicenseServerSettings
+from drmkit.license_server.config import LicenseServerSettings
 from drmkit.testing.flows import new_keys, next_event
 from drmkit.testing.refcdm import RefCdmControl
 from drmkit_widevine.initdata import make_widevine_pssh

@@ -14,7 +14,7 @@ from drmkit.cli import app, stderr_console, stdout_console
 from drmkit.media import MediaError, MediaFormatError, parse
 from drmkit.media.inspect import inspect_report
 from drmkit.media.source import MediaInput
-from drmkit.sdk.pssh import describe_init_data, plugin_describer
+from drmkit.sdk.pssh import Describer, describe_init_data
 
 
 def _fail(message: str) -> NoReturn:
@@ -112,3 +112,21 @@ def _show(report: dict[str, Any], as_json: bool, source: MediaInput | None) -> N
             out.print_json(data=box["decoded"])
         elif box["data"]:
             out.print(f"  data (raw, base64): {box['data']}", highlight=False)
+
+
+def plugin_describer() -> Describer | None:
+    """Return the plugins' ``drm_describe_init_data`` hook as a :data:`Describer`, if available.
+
+    The enabled plugins come from the settings, loaded by the container's own provider functions
+    (not the container itself, whose import brings in the web stack); when they cannot be loaded,
+    inspection still works and shows system-specific data raw.
+    """
+    try:
+        from drmkit.core.wiring import build_plugin_manager, new_metrics_registry
+        from drmkit.settings import load_settings
+
+        manager = build_plugin_manager(load_settings(), new_metrics_registry())
+        describe: Describer = manager.describe_init_data
+    except Exception:
+        return None
+    return describe

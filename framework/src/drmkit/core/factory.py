@@ -30,7 +30,7 @@ from drmkit.sdk import model as plugin_model
 if TYPE_CHECKING:
     from drmkit_hal import Hal
 
-    from drmkit.core.config import CoreSettings
+    from drmkit.config import CoreSettings
     from drmkit.keysystems.manager import DrmPluginManager
     from drmkit.keysystems.routing import KeySystemRoute
 

@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry
 
+from drmkit.config import CoreConfig
 from drmkit.core.factory import MediaKeysFactory
 from drmkit.keysystems.manager import DrmPluginManager
-from drmkit.settings import Settings
 
 if TYPE_CHECKING:
     from drmkit_hal import Hal, HalConfig
 
 
-def hal_config(settings: Settings) -> HalConfig:
+def hal_config(settings: CoreConfig) -> HalConfig:
     """Translate the ``[hal]`` section into a ``HalConfig`` (store dir under ``state_dir``)."""
     from drmkit_hal import HalConfig  # the HAL loads its C library: import it when needed
 
@@ -36,7 +36,7 @@ def hal_config(settings: Settings) -> HalConfig:
     )
 
 
-def open_hal(settings: Settings) -> Iterator[Hal]:
+def open_hal(settings: CoreConfig) -> Iterator[Hal]:
     """Open the HAL for the container's lifetime (a ``Resource``: closed on shutdown)."""
     from drmkit_hal import Hal
 
@@ -55,13 +55,13 @@ def new_metrics_registry() -> CollectorRegistry:
     return CollectorRegistry()
 
 
-def build_plugin_manager(settings: Settings, registry: CollectorRegistry) -> DrmPluginManager:
+def build_plugin_manager(settings: CoreConfig, registry: CollectorRegistry) -> DrmPluginManager:
     """Load the enabled key-system plugins and build their routes."""
     return DrmPluginManager(settings.plugins, registry)
 
 
 def open_media_keys_factory(
-    plugins: DrmPluginManager, hal: Hal, settings: Settings
+    plugins: DrmPluginManager, hal: Hal, settings: CoreConfig
 ) -> Iterator[MediaKeysFactory]:
     """Build the MediaKeys factory; on shutdown its worker pool stops (a ``Resource``)."""
     factory = MediaKeysFactory(plugins, hal, settings.core)
@@ -72,7 +72,7 @@ def open_media_keys_factory(
 
 
 @contextlib.contextmanager
-def open_core(settings: Settings) -> Iterator[MediaKeysFactory]:
+def open_core(settings: CoreConfig) -> Iterator[MediaKeysFactory]:
     """Yield a MediaKeys factory over the HAL and the plugins, built as the container builds them.
 
     For commands that need the core and nothing else (``drmkit decrypt``): the same provider

@@ -16,7 +16,7 @@ import pluggy
 from prometheus_client import CollectorRegistry
 
 from drmkit import hookspecs
-from drmkit.core.config import PluginSettings
+from drmkit.config import PluginSettings
 from drmkit.errors import (
     ConfigurationError,
     DuplicateKeySystemError,

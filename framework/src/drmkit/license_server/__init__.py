@@ -1,17 +1,41 @@
 """drmkit's license server: Clear Key and the reference CDM's simulated key systems over HTTP.
 
 Keys live in a SQLite :class:`KeyStore`; :func:`create_app` builds the Starlette application and
-:class:`LicenseServerThread` runs it in the background (``drmkit demo``, tests).
+:class:`LicenseServerThread` runs it in the background (``drmkit demo``, tests). The names below
+are imported on first use, so that importing ``drmkit.license_server.config`` (the settings root
+does) does not import the web stack.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from drmkit.license_server.app import create_app
-from drmkit.license_server.server import LicenseServerThread, serve_forever
-from drmkit.license_server.store import KeyExistsError, KeyStore, KeyStoreError, StoredKey
-from drmkit.settings import Settings
+if TYPE_CHECKING:
+    from drmkit.license_server.app import create_app
+    from drmkit.license_server.server import LicenseServerThread, serve_forever
+    from drmkit.license_server.store import (
+        KeyExistsError,
+        KeyStore,
+        KeyStoreError,
+        StoredKey,
+        default_key_store_path,
+        key_store_path,
+        open_key_store,
+    )
+
+_EXPORTS = {
+    "create_app": "app",
+    "LicenseServerThread": "server",
+    "serve_forever": "server",
+    "KeyExistsError": "store",
+    "KeyStore": "store",
+    "KeyStoreError": "store",
+    "StoredKey": "store",
+    "default_key_store_path": "store",
+    "key_store_path": "store",
+    "open_key_store": "store",
+}
 
 __all__ = [
     "KeyExistsError",
@@ -20,23 +44,16 @@ __all__ = [
     "LicenseServerThread",
     "StoredKey",
     "create_app",
+    "default_key_store_path",
     "key_store_path",
     "open_key_store",
     "serve_forever",
 ]
 
 
-def key_store_path(settings: Settings) -> Path:
-    """Return the key store file: ``license_server.db_path`` or its default under ``state_dir``."""
-    configured = settings.license_server.db_path
-    return configured if configured is not None else default_key_store_path(settings.state_dir)
-
-
-def default_key_store_path(state_dir: Path) -> Path:
-    """Return the default key store file under ``state_dir``."""
-    return state_dir / "license-server" / "keys.sqlite3"
-
-
-def open_key_store(settings: Settings) -> KeyStore:
-    """Open (creating if needed) the key store ``settings`` name."""
-    return KeyStore(key_store_path(settings))
+def __getattr__(name: str) -> Any:
+    """Import the submodule that defines ``name`` on first use."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

@@ -33,9 +33,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from drmkit.license_server import clearkey
+from drmkit.license_server.config import LicenseServerSettings
 from drmkit.license_server.errors import LicenseServerError, bad_request
 from drmkit.license_server.store import KeyStore, KeyStoreError
-from drmkit.settings import LicenseServerSettings
 
 logger = logging.getLogger(__name__)
 

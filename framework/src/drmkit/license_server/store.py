@@ -15,7 +15,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
+from drmkit.license_server.config import LicenseServerSettings
 from drmkit.license_server.keyids import KEY_BYTES
 
 logger = logging.getLogger(__name__)
@@ -156,3 +158,33 @@ class KeyStore:
         with self._connect() as db:
             count: int = db.execute("SELECT count(*) FROM content_keys").fetchone()[0]
         return count
+
+
+class HasLicenseServer(Protocol):
+    """Settings with a ``state_dir`` and a ``[license_server]`` section."""
+
+    @property
+    def state_dir(self) -> Path:
+        """Drmkit's state directory."""
+        ...
+
+    @property
+    def license_server(self) -> LicenseServerSettings:
+        """The ``[license_server]`` section."""
+        ...
+
+
+def default_key_store_path(state_dir: Path) -> Path:
+    """Return the default key store file under ``state_dir``."""
+    return state_dir / "license-server" / "keys.sqlite3"
+
+
+def key_store_path(settings: HasLicenseServer) -> Path:
+    """Return the key store file: ``license_server.db_path`` or its default under ``state_dir``."""
+    configured = settings.license_server.db_path
+    return configured if configured is not None else default_key_store_path(settings.state_dir)
+
+
+def open_key_store(settings: HasLicenseServer) -> KeyStore:
+    """Open (creating if needed) the key store ``settings`` name."""
+    return KeyStore(key_store_path(settings))

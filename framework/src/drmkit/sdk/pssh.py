@@ -126,21 +126,3 @@ def describe_init_data(data: bytes, describe: Describer | None = None) -> dict[s
         return {"type": "keyids", "key_ids": kids}
     box = PsshBox(0, 0, PLAYREADY_SYSTEM_ID, (), data, data)
     return {"type": "playready-object", "pssh": [describe_pssh(box, describe)]}
-
-
-def plugin_describer() -> Describer | None:
-    """Return the plugins' ``drm_describe_init_data`` hook as a :data:`Describer`, if available.
-
-    The enabled plugins come from the settings, loaded by the container's own provider functions
-    (not the container itself, whose import brings in the web stack); when they cannot be loaded,
-    inspection still works and shows system-specific data raw.
-    """
-    try:
-        from drmkit.core.wiring import build_plugin_manager, new_metrics_registry
-        from drmkit.settings import load_settings
-
-        manager = build_plugin_manager(load_settings(), new_metrics_registry())
-        describe: Describer = manager.describe_init_data
-    except Exception:
-        return None
-    return describe

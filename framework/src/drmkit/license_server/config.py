@@ -1,0 +1,29 @@
+"""Settings section ``[license_server]``: the license server (``drmkit license-server``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+
+from drmkit.config import Section
+
+
+class LicenseServerSettings(Section):
+    """The license server (``drmkit license-server``) for ClearKey and the simulated key systems."""
+
+    host: str = Field(default="127.0.0.1", description="Address the license server listens on.")
+    port: int = Field(default=8787, ge=0, le=65535, description="TCP port; 0 picks a free port.")
+    db_path: Path | None = Field(
+        default=None,
+        description="SQLite key store; unset means ``<state_dir>/license-server/keys.sqlite3``.",
+    )
+    max_body_bytes: int = Field(
+        default=65536,
+        ge=256,
+        le=16 * 1024 * 1024,
+        description="Largest accepted request body (bytes).",
+    )
+    token: SecretStr | None = Field(
+        default=None, description="When set, requests must carry ``Authorization: Bearer <token>``."
+    )
