@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from drmkit.testing.ipc import ServerProcess
+from drmkit.server.testing import ServerProcess
 
 
 @pytest.fixture

@@ -25,9 +25,9 @@ from drmkit.errors import (
     OperationTimeoutError,
 )
 from drmkit.sdk.model import LicenseHelper
+from drmkit.server.testing import ServerProcess
 from drmkit.testing.cenc import encrypt_sample
 from drmkit.testing.flows import license_session, new_keys, next_event
-from drmkit.testing.ipc import ServerProcess
 
 CLEARKEY = "org.w3.clearkey"
 

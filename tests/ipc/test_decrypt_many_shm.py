@@ -13,9 +13,9 @@ from drmkit.core import CipherMode, DecryptParams, InvalidInputError, Pattern, S
 from drmkit.errors import FailError
 from drmkit.ipc.codec import MAX_DECRYPT_BATCH
 from drmkit.sdk.model import LicenseHelper
+from drmkit.server.testing import ServerProcess
 from drmkit.testing.cenc import encrypt_sample
 from drmkit.testing.flows import license_session
-from drmkit.testing.ipc import ServerProcess
 from ipc_raw import RawConnection
 
 CLEARKEY = "org.w3.clearkey"

@@ -12,8 +12,8 @@ from drmkit.client import MediaKeysClient
 from drmkit.core import CipherMode, DecryptParams, Pattern, Subsample
 from drmkit.media import parse
 from drmkit.sdk.model import LicenseHelper
+from drmkit.server.testing import ServerProcess
 from drmkit.testing.flows import license_session
-from drmkit.testing.ipc import ServerProcess
 from media_support import ENCRYPTED_VECTORS, Vector, check_against_oracle
 
 

@@ -14,9 +14,9 @@ import time
 from drmkit.client import MediaKeysClient
 from drmkit.core import CipherMode, DecryptParams, Subsample
 from drmkit.sdk.model import LicenseHelper
+from drmkit.server.testing import ServerProcess
 from drmkit.testing.cenc import encrypt_sample
 from drmkit.testing.flows import license_session
-from drmkit.testing.ipc import ServerProcess
 
 CLIENTS = 20
 SESSIONS_PER_CLIENT = 50

@@ -8,7 +8,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from drmkit.testing.ipc import ServerProcess
+from drmkit.server.testing import ServerProcess
 
 
 def _run_second_server(socket_dir: Path, socket_path: Path) -> subprocess.CompletedProcess[bytes]:

@@ -10,11 +10,11 @@ from drmkit.core.sync import SyncRunner, blocking
 from drmkit.testing.flows import new_keys
 
 
-def test_blocking_session_cycle(drmkit_container: Any) -> None:
-    helper = drmkit_container.plugin_manager().license_helper("org.w3.clearkey")
+def test_blocking_session_cycle(drmkit_plugin_manager: Any, drmkit_core_factory: Any) -> None:
+    helper = drmkit_plugin_manager.license_helper("org.w3.clearkey")
     keys = new_keys()
     with SyncRunner() as runner:
-        factory = blocking(drmkit_container.media_keys_factory(), runner)
+        factory = blocking(drmkit_core_factory, runner)
         with pytest.raises(NotSupportedError):
             factory.create_media_keys("com.example.none")
         media_keys = factory.create_media_keys("org.w3.clearkey")

@@ -7,6 +7,7 @@ import json
 import pytest
 from dependency_injector import providers
 from drmkit.cli import app, commands  # noqa: F401  (registers the commands)
+from drmkit.config import CoreConfig
 from drmkit.container import build_container
 from drmkit.core import (
     FailError,
@@ -26,6 +27,13 @@ from typer.testing import CliRunner
 CLEARKEY = "org.w3.clearkey"
 
 
+def _services_settings(core: CoreConfig, **core_section: object) -> Settings:
+    """The services' settings with the test's core configuration and ``[core]`` changes."""
+    values = core.model_dump()
+    values["core"] = {**values["core"], **core_section}
+    return Settings(**values)
+
+
 def test_settings_sections_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DRMKIT_PLUGINS__ENABLED", '["clearkey"]')
     monkeypatch.setenv("DRMKIT_PLUGINS__DISABLED", '["widevine"]')
@@ -39,10 +47,8 @@ def test_settings_sections_from_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.hal.library_path is None
 
 
-async def test_session_limit(drmkit_settings: Settings, drmkit_hal: Hal) -> None:
-    settings = drmkit_settings.model_copy(
-        update={"core": drmkit_settings.core.model_copy(update={"max_sessions": 3})}
-    )
+async def test_session_limit(drmkit_settings: CoreConfig, drmkit_hal: Hal) -> None:
+    settings = _services_settings(drmkit_settings, max_sessions=3)
     container = build_container(settings)
     container.hal.override(providers.Object(drmkit_hal))
     factory = container.media_keys_factory()
@@ -57,10 +63,8 @@ async def test_session_limit(drmkit_settings: Settings, drmkit_hal: Hal) -> None
     container.shutdown_resources()
 
 
-async def test_media_keys_limit(drmkit_settings: Settings, drmkit_hal: Hal) -> None:
-    settings = drmkit_settings.model_copy(
-        update={"core": drmkit_settings.core.model_copy(update={"max_media_keys": 1})}
-    )
+async def test_media_keys_limit(drmkit_settings: CoreConfig, drmkit_hal: Hal) -> None:
+    settings = _services_settings(drmkit_settings, max_media_keys=1)
     container = build_container(settings)
     container.hal.override(providers.Object(drmkit_hal))
     factory = container.media_keys_factory()
@@ -74,7 +78,6 @@ async def test_media_keys_limit(drmkit_settings: Settings, drmkit_hal: Hal) -> N
 
 async def test_metrics_per_container_labels_without_session_ids(
     media_keys_factory: MediaKeysFactory,
-    drmkit_container: object,
     refcdm: RefCdmControl,
 ) -> None:
     media_keys = await media_keys_factory.create_media_keys(CLEARKEY)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from drmkit.container import Container
+from drmkit.core.factory import MediaKeysFactory
 from drmkit.core.sync import SyncRunner
 from drmkit.errors import FailError, InvalidInitDataError, InvalidStateError
 from drmkit.events import KeyStatus
@@ -30,9 +30,9 @@ NETFLIX = "com.netflix.playready"
 
 
 @pytest.fixture
-def dpi(drmkit_container: Container) -> Iterator[NetflixDpi]:
+def dpi(drmkit_core_factory: MediaKeysFactory) -> Iterator[NetflixDpi]:
     runner = SyncRunner()
-    factory = drmkit_container.media_keys_factory()
+    factory = drmkit_core_factory
     facade = NetflixDpi.open(factory, runner, previous_wait=0.25, request_wait=1.0)
     try:
         yield facade
@@ -178,9 +178,9 @@ def test_dpi_blocking_fetch_under_concurrent_sessions(dpi: NetflixDpi) -> None:
     assert results == dict.fromkeys(range(6), True)
 
 
-def test_dpi_needs_a_netflix_media_keys(drmkit_container: Container) -> None:
+def test_dpi_needs_a_netflix_media_keys(drmkit_core_factory: MediaKeysFactory) -> None:
     with SyncRunner() as runner:
-        factory = drmkit_container.media_keys_factory()
+        factory = drmkit_core_factory
         media_keys = runner.run(factory.create_media_keys("com.microsoft.playready"))
         try:
             with pytest.raises(ValueError, match=r"com\.netflix\.playready"):
@@ -203,7 +203,7 @@ def test_dpi_session_closed_when_collected(dpi: NetflixDpi, refcdm: RefCdmContro
 def test_dpi_over_the_ipc_client(tmp_path: Path) -> None:
     """The same facade over ``drmkit.client`` against a real ``drmkit serve`` process."""
     from drmkit.client import MediaKeysClient
-    from drmkit.testing.ipc import ServerProcess
+    from drmkit.server.testing import ServerProcess
 
     keys = new_keys(1)
     kid, key = next(iter(keys.items()))

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from drmkit.container import Container
 from drmkit.core import (
     CipherMode,
     DecryptParams,
@@ -35,6 +34,7 @@ from drmkit.errors import (
     InvalidStateError,
     OutputRestrictedError,
 )
+from drmkit.keysystems.manager import DrmPluginManager
 from drmkit.sdk.model import LicenseHelper
 from drmkit.testing.cenc import encrypt_sample
 from drmkit.testing.flows import LicensedSession, license_session, new_keys, next_event
@@ -395,8 +395,8 @@ async def test_server_certificate_and_declared_capabilities(
     await media_keys.set_server_certificate(b"\x08\x05service-certificate")
 
 
-def test_describe_init_data_hook(drmkit_container: Container) -> None:
-    manager = drmkit_container.plugin_manager()
+def test_describe_init_data_hook(drmkit_plugin_manager: DrmPluginManager) -> None:
+    manager = drmkit_plugin_manager
     kid = os.urandom(16)
     data = make_widevine_pssh([kid, kid], provider="widevine_test")[32:]
     described = manager.describe_init_data(WIDEVINE_SYSTEM_ID, data)

@@ -1,10 +1,14 @@
 """The ``drmkit`` pytest plugin: options and fixtures of the conformance kit.
 
 Fixtures: ``drmkit_key_system`` (from ``--drmkit-keysystem``; a conftest may override it),
-``drmkit_settings``, ``drmkit_hal`` (one HAL per test session), ``drmkit_container``,
-``media_keys_factory``, ``media_keys``, ``license_helper``, ``cdm_profile`` (the profile of the CDM
-under test), ``drmkit_new_keys`` (random keys that CDM can use) and ``refcdm`` (reference CDM test
-control; skips on a platform CDM).
+``drmkit_settings`` (a :class:`drmkit.config.CoreConfig`), ``drmkit_hal`` (one HAL per test
+session), ``drmkit_plugin_manager``, ``drmkit_core_factory`` (the in-process MediaKeys factory),
+``media_keys_factory`` (in-process or IPC), ``media_keys``, ``license_helper``,
+``cdm_profile`` (the profile of the CDM under test), ``drmkit_new_keys`` (random keys that CDM can
+use) and ``refcdm`` (reference CDM test control; skips on a platform CDM). They build the core
+with the same provider functions the services' container uses (``drmkit.core.wiring``); the
+kit imports nothing above the core. ``--drmkit-transport=ipc`` takes its factory and test control
+from the session server's pytest plugin (``drmkit_ipc``, shipped with drmkit-services).
 """
 
 from __future__ import annotations
@@ -24,16 +28,12 @@ except ImportError:  # pragma: no cover - only without the extra; sync fixtures 
 if TYPE_CHECKING:
     from drmkit_hal import CdmProfile, Hal
 
-    from drmkit.container import Container
+    from drmkit.config import CoreConfig
     from drmkit.core.factory import MediaKeysFactory
     from drmkit.core.media_keys import MediaKeys
+    from drmkit.keysystems.manager import DrmPluginManager
     from drmkit.sdk.model import LicenseHelper
-    from drmkit.settings import Settings
-    from drmkit.testing.ipc import ServerProcess
     from drmkit.testing.refcdm import RefCdmControl
-
-IPC_CALL_TIMEOUT_S = 15.0
-"""Client call timeout with ``--drmkit-transport=ipc`` (the suite injects 3 s CDM delays)."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -105,18 +105,27 @@ def drmkit_plugins(request: pytest.FixtureRequest) -> list[str]:
 @pytest.fixture
 def drmkit_settings(
     tmp_path: Path, drmkit_plugins: list[str], request: pytest.FixtureRequest
-) -> Settings:
-    """Return settings for one test: state under ``tmp_path``, ``drmkit_plugins`` enabled."""
-    from drmkit.settings import Settings
+) -> CoreConfig:
+    """Return the core configuration of one test: state under ``tmp_path``, plugins enabled.
 
+    The rest comes from the environment and ``drmkit.toml`` as usual (e.g. the HAL's library and
+    search path on a platform).
+    """
+    from drmkit.config import CoreConfig
+
+    return CoreConfig(**_overrides(request, tmp_path / "state", plugins=drmkit_plugins))
+
+
+def _overrides(
+    request: pytest.FixtureRequest, state_dir: Path, plugins: list[str] | None = None
+) -> dict[str, Any]:
+    overrides: dict[str, Any] = {"state_dir": state_dir}
+    if plugins is not None:
+        overrides["plugins"] = {"enabled": list(plugins)}
     library = request.config.getoption("--drmkit-ocdm-library")
-    overrides: dict[str, Any] = {
-        "state_dir": tmp_path / "state",
-        "plugins": {"enabled": list(drmkit_plugins)},
-    }
     if library:
         overrides["hal"] = {"library_path": library}
-    return Settings(**overrides)
+    return overrides
 
 
 @pytest.fixture(scope="session")
@@ -126,14 +135,10 @@ def drmkit_hal(
     """Open one HAL for the whole test session (the CDM library is process-global anyway)."""
     from drmkit_hal import Hal
 
+    from drmkit.config import CoreConfig
     from drmkit.core.wiring import hal_config
-    from drmkit.settings import Settings
 
-    library = request.config.getoption("--drmkit-ocdm-library")
-    overrides: dict[str, Any] = {"state_dir": tmp_path_factory.mktemp("drmkit-state")}
-    if library:
-        overrides["hal"] = {"library_path": library}
-    settings = Settings(**overrides)
+    settings = CoreConfig(**_overrides(request, tmp_path_factory.mktemp("drmkit-state")))
     store_dir = hal_config(settings).store_dir
     if store_dir is not None:
         store_dir.mkdir(parents=True, exist_ok=True)
@@ -143,18 +148,11 @@ def drmkit_hal(
 
 
 @pytest.fixture
-def drmkit_container(drmkit_settings: Settings, drmkit_hal: Hal) -> Iterator[Container]:
-    """Return a container bound to ``drmkit_settings`` and the session's HAL."""
-    from dependency_injector import providers
+def drmkit_plugin_manager(drmkit_settings: CoreConfig) -> DrmPluginManager:
+    """Return the plugin manager of ``drmkit_settings`` (the enabled plugins and their routes)."""
+    from drmkit.core.wiring import build_plugin_manager, new_metrics_registry
 
-    from drmkit.container import build_container
-
-    container = build_container(drmkit_settings)
-    container.hal.override(providers.Object(drmkit_hal))
-    try:
-        yield container
-    finally:
-        container.shutdown_resources()
+    return build_plugin_manager(drmkit_settings, new_metrics_registry())
 
 
 @pytest.fixture
@@ -163,42 +161,42 @@ def drmkit_transport(request: pytest.FixtureRequest) -> str:
     return str(request.config.getoption("--drmkit-transport"))
 
 
-@pytest.fixture(scope="session")
-def drmkit_session_server(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    drmkit_plugins: list[str],
-) -> Iterator[ServerProcess]:
-    """Start one ``drmkit serve`` process (with test control) for the test session."""
-    from drmkit.testing.ipc import ServerProcess
+def _ipc_fixture(request: pytest.FixtureRequest, name: str) -> Any:
+    """Return a fixture of the session server's pytest plugin (``drmkit-services``)."""
+    if not request.config.pluginmanager.hasplugin("drmkit_ipc"):
+        pytest.fail(
+            "--drmkit-transport=ipc needs the session server's pytest plugin: install "
+            "drmkit-services (it registers the pytest11 entry point drmkit_ipc)"
+        )
+    return request.getfixturevalue(name)
 
-    server = ServerProcess(
-        tmp_path_factory.mktemp("drmkit-server"),
-        plugins=list(drmkit_plugins),
-        ocdm_library=request.config.getoption("--drmkit-ocdm-library"),
-    )
-    with server:
-        yield server
+
+@pytest.fixture
+def drmkit_core_factory(
+    drmkit_settings: CoreConfig, drmkit_hal: Hal, drmkit_plugin_manager: DrmPluginManager
+) -> Iterator[MediaKeysFactory]:
+    """Return the in-process MediaKeys factory (a plain fixture: code may drive it from threads)."""
+    from drmkit.core.factory import MediaKeysFactory
+
+    factory = MediaKeysFactory(drmkit_plugin_manager, drmkit_hal, drmkit_settings.core)
+    try:
+        yield factory
+    finally:
+        factory.close()
 
 
 @async_fixture
 async def media_keys_factory(
-    request: pytest.FixtureRequest, drmkit_container: Container, drmkit_transport: str
+    request: pytest.FixtureRequest, drmkit_transport: str
 ) -> AsyncIterator[MediaKeysFactory]:
     """Return the MediaKeys factory; every MediaKeys is destroyed afterwards.
 
-    With the ``ipc`` transport this is a :class:`drmkit.client.MediaKeysClient` connected to the
-    test session's server: the same API over IPC.
+    With the ``ipc`` transport this is a ``drmkit.client.MediaKeysClient`` connected to a
+    ``drmkit serve`` process of the test session (the session server's pytest plugin connects it:
+    fixture ``drmkit_ipc_connect``): the same API over IPC.
     """
     if drmkit_transport == "ipc":
-        from drmkit.client import MediaKeysClient
-
-        server: ServerProcess = request.getfixturevalue("drmkit_session_server")
-        client = await MediaKeysClient.connect(
-            server.socket_path,
-            call_timeout=IPC_CALL_TIMEOUT_S,
-            control_socket_path=server.control_path,
-        )
+        client = await _ipc_fixture(request, "drmkit_ipc_connect")()
         try:
             yield cast("MediaKeysFactory", client)  # duck-typed: the same API as the core's
         finally:
@@ -207,7 +205,7 @@ async def media_keys_factory(
                 await client.destroy_all()
             await client.close()
         return
-    factory = drmkit_container.media_keys_factory()
+    factory: MediaKeysFactory = request.getfixturevalue("drmkit_core_factory")
     try:
         yield factory
     finally:
@@ -228,12 +226,14 @@ async def media_keys(
 
 
 @pytest.fixture
-def license_helper(drmkit_container: Container, drmkit_key_system: str) -> LicenseHelper:
+def license_helper(
+    drmkit_plugin_manager: DrmPluginManager, drmkit_key_system: str
+) -> LicenseHelper:
     """Return the key system's license helper (from its plugin's ``drm_license_helper``)."""
     from drmkit.errors import InterfaceNotImplementedError
 
     try:
-        helper: LicenseHelper = drmkit_container.plugin_manager().license_helper(drmkit_key_system)
+        helper: LicenseHelper = drmkit_plugin_manager.license_helper(drmkit_key_system)
     except InterfaceNotImplementedError:
         pytest.skip(f"{drmkit_key_system} has no license helper (drm_license_helper)")
     return helper
@@ -256,12 +256,12 @@ def drmkit_new_keys(cdm_profile: CdmProfile) -> Callable[..., dict[bytes, bytes]
     return make
 
 
-def _cdm_operation_aliases(container: Container, key_system: str) -> dict[str, str]:
+def _cdm_operation_aliases(manager: DrmPluginManager, key_system: str) -> dict[str, str]:
     """Return the license helper's generic-operation → CDM-call aliases (none if it has none)."""
     from drmkit.errors import InterfaceNotImplementedError
 
     try:
-        helper = container.plugin_manager().license_helper(key_system)
+        helper = manager.license_helper(key_system)
     except InterfaceNotImplementedError:
         return {}
     aliases = getattr(helper, "cdm_operation_aliases", None)
@@ -273,7 +273,7 @@ def refcdm(
     request: pytest.FixtureRequest,
     drmkit_hal: Hal,
     drmkit_transport: str,
-    drmkit_container: Container,
+    drmkit_plugin_manager: DrmPluginManager,
     drmkit_key_system: str,
 ) -> Iterator[RefCdmControl]:
     """Return the reference CDM's test control (skips on a platform CDM); resets after.
@@ -287,14 +287,13 @@ def refcdm(
 
     if not drmkit_hal.is_reference:
         pytest.skip("needs the reference CDM's test control (fault injection, renewals, stats)")
-    aliases = _cdm_operation_aliases(drmkit_container, drmkit_key_system)
-    if drmkit_transport == "ipc":
-        from drmkit.testing.ipc import RemoteTestControl
-
-        server: ServerProcess = request.getfixturevalue("drmkit_session_server")
-        control = RefCdmControl(RemoteTestControl(server.control_path), aliases, drmkit_key_system)
-    else:
-        control = RefCdmControl(drmkit_hal, aliases, drmkit_key_system)
+    aliases = _cdm_operation_aliases(drmkit_plugin_manager, drmkit_key_system)
+    target = (
+        _ipc_fixture(request, "drmkit_ipc_test_control")
+        if drmkit_transport == "ipc"
+        else drmkit_hal
+    )
+    control = RefCdmControl(target, aliases, drmkit_key_system)
     control.reset()
     try:
         yield control

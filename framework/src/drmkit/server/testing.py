@@ -1,7 +1,10 @@
 """A session server in a child process for tests (``python -m drmkit.server``), and its control.
 
-The conformance kit uses it for ``--drmkit-transport=ipc``: the suite then runs through
-:class:`drmkit.client.MediaKeysClient` against a real ``drmkit serve`` process.
+Also the pytest plugin ``drmkit_ipc`` (entry point of group ``pytest11``): the fixtures the
+conformance kit takes with ``--drmkit-transport=ipc``, so that the suite runs through
+:class:`drmkit.client.MediaKeysClient` against a real ``drmkit serve`` process:
+``drmkit_session_server`` (one server per test session), ``drmkit_ipc_connect`` (a client of it)
+and ``drmkit_ipc_test_control`` (the reference CDM's test control inside the server).
 """
 
 from __future__ import annotations
@@ -13,13 +16,21 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import pytest
 
 from drmkit.ipc.blocking import call_blocking
 from drmkit.ipc.jsonrpc import RpcError
 
+if TYPE_CHECKING:
+    from drmkit.client import MediaKeysClient
+
 START_TIMEOUT_S = 20.0
+IPC_CALL_TIMEOUT_S = 15.0
+"""Client call timeout with ``--drmkit-transport=ipc`` (the suite injects 3 s CDM delays)."""
 
 
 class ServerProcess:
@@ -165,3 +176,46 @@ class RemoteTestControl:
             )
         except RpcError as exc:
             raise RuntimeError(f"test control failed: {exc.message}") from None
+
+
+# ---- pytest plugin ``drmkit_ipc`` -------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def drmkit_session_server(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    drmkit_plugins: list[str],
+) -> Iterator[ServerProcess]:
+    """Start one ``drmkit serve`` process (with test control) for the test session."""
+    server = ServerProcess(
+        tmp_path_factory.mktemp("drmkit-server"),
+        plugins=list(drmkit_plugins),
+        ocdm_library=request.config.getoption("--drmkit-ocdm-library"),
+    )
+    with server:
+        yield server
+
+
+@pytest.fixture
+def drmkit_ipc_connect(
+    drmkit_session_server: ServerProcess,
+) -> Callable[[], Awaitable[MediaKeysClient]]:
+    """Return ``connect()``: a new client of the session's server (the caller closes it)."""
+
+    async def connect() -> MediaKeysClient:
+        from drmkit.client import MediaKeysClient
+
+        return await MediaKeysClient.connect(
+            drmkit_session_server.socket_path,
+            call_timeout=IPC_CALL_TIMEOUT_S,
+            control_socket_path=drmkit_session_server.control_path,
+        )
+
+    return connect
+
+
+@pytest.fixture
+def drmkit_ipc_test_control(drmkit_session_server: ServerProcess) -> RemoteTestControl:
+    """Return the test control of the reference CDM inside the session's server."""
+    return RemoteTestControl(drmkit_session_server.control_path)
