@@ -22,8 +22,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from drmkit.sdk import parse_pssh_boxes
 from drmkit_widevine.initdata import make_widevine_pssh, parse_init_data
-from drmkit_widevine.pssh import parse_pssh_boxes
 from drmkit_widevine.pssh_data import WIDEVINE_SYSTEM_ID
 from pywidevine.pssh import PSSH
 

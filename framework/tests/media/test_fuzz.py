@@ -103,8 +103,8 @@ def mutated_init_data(draw: st.DrawFn) -> bytes:
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 @given(mutated_init_data())
 def test_mutated_init_data_fails_cleanly(data: bytes) -> None:
+    from drmkit.media.initdata import describe_init_data
     from drmkit.media.keycheck import playready_checksums
-    from drmkit.sdk.pssh import describe_init_data
 
     with contextlib.suppress(MediaFormatError):
         describe_init_data(data)

@@ -35,6 +35,7 @@ from drmkit.errors import (
     OutputRestrictedError,
 )
 from drmkit.keysystems.manager import DrmPluginManager
+from drmkit.sdk import build_pssh_box
 from drmkit.sdk.model import LicenseHelper
 from drmkit.testing.cenc import encrypt_sample
 from drmkit.testing.flows import LicensedSession, license_session, new_keys, next_event
@@ -42,7 +43,6 @@ from drmkit.testing.refcdm import RefCdmControl
 from drmkit_widevine import plugin as plugin_module
 from drmkit_widevine.initdata import make_widevine_pssh
 from drmkit_widevine.licenses import build_signed_message
-from drmkit_widevine.pssh import build_pssh_box
 from drmkit_widevine.pssh_data import WIDEVINE_SYSTEM_ID
 from drmkit_widevine.session_state import WidevineCallbacks
 from drmkit_widevine.simulated import build_test_license, parse_simulated_challenge

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 from drmkit.errors import InvalidInitDataError
+from drmkit.sdk import build_pssh_box, parse_pssh_boxes
 from drmkit_widevine.initdata import make_widevine_pssh, parse_init_data
 from drmkit_widevine.plugin import plugin
-from drmkit_widevine.pssh import build_pssh_box, parse_pssh_boxes
 from drmkit_widevine.pssh_data import (
     WIDEVINE_SYSTEM_ID,
     check_for_request,

@@ -12,9 +12,9 @@ import typer
 
 from drmkit.cli import app, stderr_console, stdout_console
 from drmkit.media import MediaError, MediaFormatError, parse
+from drmkit.media.initdata import Describer, describe_init_data
 from drmkit.media.inspect import inspect_report
 from drmkit.media.source import MediaInput
-from drmkit.sdk.pssh import Describer, describe_init_data
 
 
 def _fail(message: str) -> NoReturn:

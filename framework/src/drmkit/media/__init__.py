@@ -12,8 +12,9 @@ from drmkit.media.errors import (
     UnsupportedMediaError,
     WrongKeyError,
 )
-from drmkit.media.model import EncryptionParams, MediaFile, PsshBox, Sample, SampleEntry, Track
+from drmkit.media.model import EncryptionParams, MediaFile, Sample, SampleEntry, Track
 from drmkit.media.parser import parse
+from drmkit.sdk.pssh import PsshBox
 
 __all__ = [
     "EncryptionParams",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from drmkit.media.initdata import Describer, describe_pssh
 from drmkit.media.model import MediaFile, Track
-from drmkit.sdk.pssh import Describer, describe_pssh
 
 
 def track_report(track: Track) -> dict[str, Any]:

@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from drmkit.media.errors import MissingKeyError, WrongKeyError
-from drmkit.media.model import MediaFile, PsshBox
-from drmkit.sdk.pssh import PLAYREADY_SYSTEM_ID
+from drmkit.media.model import MediaFile
+from drmkit.sdk.pssh import PLAYREADY_SYSTEM_ID, PsshBox
 
 _WRM_HEADER_RECORD = 1
 # Attribute form (v4.1+): <KID ALGID="AESCTR" CHECKSUM="..." VALUE="..."> in any order.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from drmkit.sdk.pssh import PsshBox
+
 #: Schemes drmkit decrypts, with the cipher each uses.
 SCHEME_CIPHERS = {"cenc": "AES-128-CTR", "cens": "AES-128-CTR", "cbc1": "AES-128-CBC",
                   "cbcs": "AES-128-CBC"}  # fmt: skip
@@ -106,18 +108,6 @@ class Track:
             if sample.scheme is not None:
                 seen.setdefault(sample.key_id, None)
         return list(seen)
-
-
-@dataclass(frozen=True, slots=True)
-class PsshBox:
-    """A Protection System Specific Header box (version 0 or 1)."""
-
-    offset: int
-    version: int
-    system_id: bytes
-    key_ids: tuple[bytes, ...]
-    data: bytes
-    raw: bytes
 
 
 @dataclass(slots=True)

@@ -17,6 +17,7 @@ fragment-local and global ``seig`` sample groups), ``tenc`` v0/v1, ``pssh`` v0/v
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from drmkit.media.boxes import Box, Cursor, children, iter_boxes
@@ -25,18 +26,17 @@ from drmkit.media.model import (
     SCHEME_ALIASES,
     EncryptionParams,
     MediaFile,
-    PsshBox,
     Sample,
     SampleEntry,
     Track,
 )
+from drmkit.sdk.pssh import PIFF_PSSH_UUID, PsshBox, PsshError, parse_pssh_box
 
 Buffer = bytes | bytearray | memoryview
 
 #: PIFF 1.1 SampleEncryptionBox, stored as a 'uuid' box.
 PIFF_SENC_UUID = bytes.fromhex("a2394f525a9b4f14a2446c427c648df4")
 #: PIFF 1.1 ProtectionSystemSpecificHeaderBox, stored as a 'uuid' box.
-PIFF_PSSH_UUID = bytes.fromhex("d08a4f1810f34a82b6c832d8aba183d3")
 #: Sample entry types that carry a 'sinf' (protected sample entries).
 PROTECTED_ENTRY_TYPES = {"encv", "enca", "enct", "encs", "encm", "enc3", "encf"}
 _VISUAL_ENTRY_FIELDS = 78
@@ -700,24 +700,14 @@ def parse_tenc(buf: Buffer, box: Box) -> tuple[EncryptionParams, int]:
 
 
 def parse_pssh(buf: Buffer, box: Box, *, piff: bool = False) -> PsshBox:
-    """Parse a 'pssh' box (v0 or v1) or a PIFF 'uuid' protection header box."""
-    cur = Cursor.of(buf, box)
-    version, _ = cur.full_header()
-    system_id = cur.read(16, "SystemID")
-    key_ids: list[bytes] = []
-    if version >= 1 and not piff:
-        count = cur.u32("KID_count")
-        cur.need(16 * count, f"{count} KIDs")
-        key_ids = [cur.read(16, "KID") for _ in range(count)]
-    data = cur.read(cur.u32("DataSize"), "Data")
-    return PsshBox(
-        offset=box.start,
-        version=version,
-        system_id=system_id,
-        key_ids=tuple(key_ids),
-        data=data,
-        raw=bytes(buf[box.start : box.end]),
-    )
+    """Parse a 'pssh' box (v0 or v1) or a PIFF 'uuid' protection header box (the SDK's parser)."""
+    try:
+        parsed = parse_pssh_box(bytes(buf[box.start : box.end]))
+    except PsshError as exc:
+        raise MediaFormatError(
+            str(exc).replace("offset 0", f"offset {box.start}"), box.start
+        ) from exc
+    return dataclasses.replace(parsed, offset=box.start)
 
 
 __all__ = [

@@ -22,11 +22,11 @@ from drmkit.media.boxes import Box, Cursor, children, iter_boxes
 from drmkit.media.errors import MediaFormatError
 from drmkit.media.model import MediaFile
 from drmkit.media.parser import (
-    PIFF_PSSH_UUID,
     PIFF_SENC_UUID,
     PROTECTED_ENTRY_TYPES,
     sample_entry_children_offset,
 )
+from drmkit.sdk.pssh import PIFF_PSSH_UUID
 
 Buffer = bytes | bytearray | memoryview
 

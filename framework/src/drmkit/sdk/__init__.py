@@ -47,6 +47,18 @@ from drmkit.sdk.ocdm_status import (
     license_type_for,
     media_key_status_for,
 )
+from drmkit.sdk.pssh import (
+    COMMON_SYSTEM_ID,
+    PLAYREADY_SYSTEM_ID,
+    SYSTEM_NAMES,
+    WIDEVINE_SYSTEM_ID,
+    PsshBox,
+    PsshError,
+    build_pssh_box,
+    parse_pssh_box,
+    parse_pssh_boxes,
+    system_name,
+)
 from drmkit.types import (
     NO_PATTERN,
     CipherMode,
@@ -59,9 +71,13 @@ from drmkit.types import (
 )
 
 __all__ = [
+    "COMMON_SYSTEM_ID",
     "ENTRY_POINT_GROUP",
     "NO_PATTERN",
+    "PLAYREADY_SYSTEM_ID",
     "PROJECT_NAME",
+    "SYSTEM_NAMES",
+    "WIDEVINE_SYSTEM_ID",
     "BadSessionIdError",
     "BufferTooSmallError",
     "CipherMode",
@@ -89,14 +105,20 @@ __all__ = [
     "OcdmSessionState",
     "OutputRestrictedError",
     "Pattern",
+    "PsshBox",
+    "PsshError",
     "SessionCallbacks",
     "SessionContext",
     "Subsample",
     "SystemContext",
     "adapt_capabilities",
+    "build_pssh_box",
     "encryption_scheme_for",
     "hookimpl",
     "key_status_for",
     "license_type_for",
     "media_key_status_for",
+    "parse_pssh_box",
+    "parse_pssh_boxes",
+    "system_name",
 ]

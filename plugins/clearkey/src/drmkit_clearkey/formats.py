@@ -13,15 +13,17 @@ import base64
 import binascii
 import json
 import re
-import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from drmkit.sdk import InvalidInitDataError, InvalidLicenseError
-
-COMMON_SYSTEM_ID = bytes.fromhex("1077efecc0b24d02ace33c1e52e2fb4b")
-"""The W3C Common PSSH system id Clear Key init data uses."""
+from drmkit.sdk import (
+    COMMON_SYSTEM_ID,
+    InvalidInitDataError,
+    InvalidLicenseError,
+    build_pssh_box,
+    parse_pssh_boxes,
+)
 
 MIN_KEY_ID_SIZE = 1
 MAX_KEY_ID_SIZE = 512
@@ -87,65 +89,11 @@ def parse_keyids(data: bytes) -> list[bytes]:
     return [_key_id(k, f"keyids kid #{i}", InvalidInitDataError) for i, k in enumerate(kids)]
 
 
-@dataclass(frozen=True, slots=True)
-class PsshBox:
-    """One parsed ``pssh`` box."""
-
-    version: int
-    system_id: bytes
-    key_ids: tuple[bytes, ...]
-    data: bytes
-
-
-def parse_pssh_boxes(data: bytes) -> list[PsshBox]:
-    """Parse concatenated ``pssh`` boxes (``cenc`` init data); every byte must belong to a box."""
-    boxes: list[PsshBox] = []
-    offset = 0
-    while offset < len(data):
-        remaining = len(data) - offset
-        if remaining < 32:
-            raise InvalidInitDataError(f"truncated pssh box at offset {offset}")
-        size, box_type = struct.unpack_from(">I4s", data, offset)
-        if box_type != b"pssh":
-            raise InvalidInitDataError(f"box at offset {offset} is {box_type!r}, not 'pssh'")
-        if size < 32 or size > remaining:
-            raise InvalidInitDataError(
-                f"pssh box at offset {offset} has size {size}; {remaining} bytes remain"
-            )
-        box = data[offset : offset + size]
-        version = box[8]
-        if version > 1:
-            raise InvalidInitDataError(f"pssh box version {version} is not supported")
-        system_id = box[12:28]
-        position = 28
-        key_ids: list[bytes] = []
-        if version == 1:
-            (count,) = struct.unpack_from(">I", box, position)
-            position += 4
-            if count * 16 > size - position - 4:
-                raise InvalidInitDataError(f"pssh box lists {count} key ids that do not fit")
-            key_ids = [box[position + 16 * i : position + 16 * (i + 1)] for i in range(count)]
-            position += 16 * count
-        if position + 4 > size:
-            raise InvalidInitDataError("pssh box has no data size")
-        (data_size,) = struct.unpack_from(">I", box, position)
-        position += 4
-        if position + data_size != size:
-            raise InvalidInitDataError(
-                f"pssh data size {data_size} does not match the box size {size}"
-            )
-        boxes.append(PsshBox(version, system_id, tuple(key_ids), box[position:]))
-        offset += size
-    if not boxes:
-        raise InvalidInitDataError("cenc init data holds no pssh box")
-    return boxes
-
-
 def parse_cenc(data: bytes) -> list[bytes]:
     """Return the key ids of the Common-system v1 PSSH boxes of ``cenc`` init data."""
     key_ids = [
         kid
-        for box in parse_pssh_boxes(data)
+        for box in parse_pssh_boxes(data)  # PsshError is an InvalidInitDataError
         if box.system_id == COMMON_SYSTEM_ID and box.version == 1
         for kid in box.key_ids
     ]
@@ -182,10 +130,7 @@ def make_keyids(key_ids: Iterable[bytes]) -> bytes:
 
 def make_common_pssh(key_ids: Iterable[bytes]) -> bytes:
     """Build a Common-system v1 PSSH box listing 16-byte ``key_ids``."""
-    kids = list(key_ids)
-    body = bytes([1, 0, 0, 0]) + COMMON_SYSTEM_ID + struct.pack(">I", len(kids))
-    body += b"".join(kids) + struct.pack(">I", 0)
-    return struct.pack(">I", 8 + len(body)) + b"pssh" + body
+    return build_pssh_box(COMMON_SYSTEM_ID, b"", list(key_ids), version=1)
 
 
 # -- licenses ---------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from drmkit.sdk import (
+    COMMON_SYSTEM_ID,
     CipherMode,
     FailError,
     InvalidLicenseError,
@@ -43,7 +44,7 @@ CLEARKEY = KeySystemInfo(
         robustness_levels=("",),
         server_certificate=False,
     ),
-    system_ids=(formats.COMMON_SYSTEM_ID,),
+    system_ids=(COMMON_SYSTEM_ID,),
     description="W3C Clear Key (keyids, cenc and webm init data; JWK-set licenses)",
 )
 
@@ -151,7 +152,7 @@ class ClearKeyPlugin(OcdmKeySystemPlugin):
     @hookimpl
     def drm_describe_init_data(self, system_id: bytes, data: bytes) -> dict[str, Any] | None:
         """Describe Common-system PSSH data (it carries no payload: the key ids are in the box)."""
-        if system_id != formats.COMMON_SYSTEM_ID:
+        if system_id != COMMON_SYSTEM_ID:
             return None
         description: dict[str, Any] = {
             "system": "W3C Common PSSH (Clear Key)",

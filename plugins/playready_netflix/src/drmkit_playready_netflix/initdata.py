@@ -22,9 +22,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from drmkit.media.errors import MediaFormatError
-from drmkit.sdk import InvalidInitDataError
-from drmkit.sdk.pssh import PLAYREADY_SYSTEM_ID, parse_pssh_boxes
+from drmkit.sdk import PLAYREADY_SYSTEM_ID, InvalidInitDataError, PsshError, parse_pssh_boxes
 
 from drmkit_playready_netflix.header import HeaderError, PlayReadyHeader, parse_header
 
@@ -160,10 +158,8 @@ def parse_cenc(data: bytes) -> PlayReadyInitData:
     """Parse ``cenc`` init data: the PlayReady boxes among any number of ``pssh`` boxes."""
     try:
         boxes = parse_pssh_boxes(bytes(data))
-    except MediaFormatError as exc:
+    except PsshError as exc:
         raise InvalidInitDataError(f"cenc init data is not pssh boxes: {exc}") from None
-    if not boxes:
-        raise InvalidInitDataError("cenc init data holds no pssh box")
     ours = [b for b in boxes if b.system_id == PLAYREADY_SYSTEM_ID]
     if not ours:
         raise InvalidInitDataError(

@@ -32,6 +32,7 @@ import logging
 from typing import Any
 
 from drmkit.sdk import (
+    PLAYREADY_SYSTEM_ID,
     CipherMode,
     DecryptParams,
     FailError,
@@ -49,7 +50,6 @@ from drmkit.sdk import (
     hookimpl,
     license_type_for,
 )
-from drmkit.sdk.pssh import PLAYREADY_SYSTEM_ID
 from drmkit_hal import CdmSession, LicenseType, OcdmCallError
 
 from drmkit_playready_netflix.header import HeaderError

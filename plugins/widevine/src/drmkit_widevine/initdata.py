@@ -22,9 +22,8 @@ import json
 import re
 from dataclasses import dataclass
 
-from drmkit.sdk import InvalidInitDataError
+from drmkit.sdk import InvalidInitDataError, build_pssh_box, parse_pssh_boxes
 
-from drmkit_widevine.pssh import build_pssh_box, parse_pssh_boxes
 from drmkit_widevine.pssh_data import (
     MAX_KEY_ID_SIZE,
     WIDEVINE_SYSTEM_ID,

@@ -6,8 +6,7 @@ import struct
 
 import pytest
 from drmkit.errors import InvalidInitDataError
-from drmkit_widevine.pssh import MAX_PSSH_BOXES, build_pssh_box, parse_pssh_boxes
-from drmkit_widevine.pssh_data import WIDEVINE_SYSTEM_ID
+from drmkit.sdk.pssh import MAX_PSSH_BOXES, WIDEVINE_SYSTEM_ID, build_pssh_box, parse_pssh_boxes
 
 COMMON = bytes.fromhex("1077efecc0b24d02ace33c1e52e2fb4b")
 PLAYREADY = bytes.fromhex("9a04f07998404286ab92e65be0885f95")
