@@ -25,7 +25,7 @@ def drmkit_transport() -> str:
 
 
 # Shared helpers of the media tests (vectors, oracles).
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "framework" / "tests" / "media"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "services" / "tests" / "media"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # ipc_raw
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "framework" / "tests" / "media"))
+sys.path.insert(0, str(REPO / "services" / "tests" / "media"))
 sys.path.insert(0, str(Path(__file__).parent))
 
 from platform_support import STACK_VARIABLES  # noqa: E402

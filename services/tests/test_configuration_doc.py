@@ -3,7 +3,7 @@
 Run this file as a script to print the reference tables from the settings model, or with
 ``--write`` to replace the tables in docs/configuration.md (descriptions come from the model)::
 
-    uv run python framework/tests/test_configuration_doc.py --write
+    uv run python services/tests/test_configuration_doc.py --write
 """
 
 from __future__ import annotations
