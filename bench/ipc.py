@@ -36,9 +36,9 @@ from typing import Any
 
 from drmkit.client import MediaKeysClient
 from drmkit.client.rpc import RpcClient
+from drmkit.client.testing import ServerProcess
 from drmkit.container import build_container
 from drmkit.core import CipherMode, DecryptParams, KeyStatusesChanged, LicenseRequest
-from drmkit.server.testing import ServerProcess
 from drmkit.settings import Settings
 from drmkit.testing.cenc import encrypt_sample
 from drmkit.testing.flows import license_session, new_keys, next_event

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from drmkit.server.testing import ServerProcess
+from drmkit.client.testing import ServerProcess
 
 
 @pytest.fixture

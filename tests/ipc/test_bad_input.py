@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from drmkit.server.testing import ServerProcess
+from drmkit.client.testing import ServerProcess
 from ipc_raw import RawConnection
 
 KID = base64.b64encode(bytes(16)).decode()

@@ -15,6 +15,7 @@ from drmkit.client import (
     ServerUnavailableError,
     SyncMediaKeysClient,
 )
+from drmkit.client.testing import ServerProcess
 from drmkit.core import CipherMode, DecryptParams, KeyStatusesChanged, LicenseRequest
 from drmkit.errors import (
     BadSessionIdError,
@@ -25,7 +26,6 @@ from drmkit.errors import (
     OperationTimeoutError,
 )
 from drmkit.sdk.model import LicenseHelper
-from drmkit.server.testing import ServerProcess
 from drmkit.testing.cenc import encrypt_sample
 from drmkit.testing.flows import license_session, new_keys, next_event
 

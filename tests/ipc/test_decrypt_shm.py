@@ -9,10 +9,10 @@ import re
 import httpx
 import pytest
 from drmkit.client import MediaKeysClient
+from drmkit.client.testing import ServerProcess
 from drmkit.core import CipherMode, DecryptParams, Pattern, Subsample
 from drmkit.media import parse
 from drmkit.sdk.model import LicenseHelper
-from drmkit.server.testing import ServerProcess
 from drmkit.testing.flows import license_session
 from media_support import ENCRYPTED_VECTORS, Vector, check_against_oracle
 

@@ -12,9 +12,9 @@ import os
 import time
 
 from drmkit.client import MediaKeysClient
+from drmkit.client.testing import ServerProcess
 from drmkit.core import CipherMode, DecryptParams, Subsample
 from drmkit.sdk.model import LicenseHelper
-from drmkit.server.testing import ServerProcess
 from drmkit.testing.cenc import encrypt_sample
 from drmkit.testing.flows import license_session
 

@@ -8,7 +8,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from drmkit.server.testing import ServerProcess
+from drmkit.client.testing import ServerProcess
 
 
 def _run_second_server(socket_dir: Path, socket_path: Path) -> subprocess.CompletedProcess[bytes]:

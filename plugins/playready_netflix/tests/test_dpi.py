@@ -203,7 +203,7 @@ def test_dpi_session_closed_when_collected(dpi: NetflixDpi, refcdm: RefCdmContro
 def test_dpi_over_the_ipc_client(tmp_path: Path) -> None:
     """The same facade over ``drmkit.client`` against a real ``drmkit serve`` process."""
     from drmkit.client import MediaKeysClient
-    from drmkit.server.testing import ServerProcess
+    from drmkit.client.testing import ServerProcess
 
     keys = new_keys(1)
     kid, key = next(iter(keys.items()))

@@ -81,7 +81,7 @@ async def test_request_event_has_its_type_and_the_bare_message(
     assert request.message.startswith(b"{")  # "0:Type:" stripped
     challenge = parse_simulated_challenge(request.message)
     assert challenge.message_type == "license-request"
-    assert challenge.key_ids == tuple(licensed.keys)
+    assert challenge.kids == tuple(licensed.keys)
     assert challenge.session_id == await licensed.session.get_cdm_key_session_id()
     kid, key = next(iter(licensed.keys.items()))
     assert await decrypts(licensed.session, kid, key)

@@ -7,7 +7,6 @@ Nothing else builds these objects by hand; tests override providers
 from __future__ import annotations
 
 from dependency_injector import containers, providers
-
 from drmkit.core import wiring as core_wiring
 from drmkit.license_server import KeyStore, create_app, open_key_store
 from drmkit.server.app import SessionServer

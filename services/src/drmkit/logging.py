@@ -14,9 +14,8 @@ import sys
 from typing import Any, Protocol, TextIO
 
 import structlog
-from structlog.typing import EventDict, Processor
-
 from drmkit.logging_config import LoggingSettings
+from structlog.typing import EventDict, Processor
 
 _HANDLER_NAME = "drmkit"
 

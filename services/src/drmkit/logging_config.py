@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
-
 from drmkit.config import Section
+from pydantic import Field, field_validator
 
 
 class LoggingSettings(Section):

@@ -11,9 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
-from pydantic_settings import SettingsConfigDict
-
 from drmkit.config import (
     CONFIG_ENV_VAR,
     DEFAULT_CONFIG_FILE,
@@ -26,6 +23,8 @@ from drmkit.license_server.config import LicenseServerSettings
 from drmkit.logging_config import LoggingSettings
 from drmkit.server.config import ServerSettings
 from drmkit.srm.config import SrmSettings
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 __all__ = [
     "CONFIG_ENV_VAR",

@@ -47,7 +47,7 @@ from drmkit.srm.stores.sqlite import SqliteStore
 from drmkit.srm.stores.base import Admitted, Identity
 
 async def main(path, account, start_at, n):
-    store = SqliteStore(Path(path))
+    store = SqliteStore(Path(path), busy_timeout_ms=30000)  # a loaded CI machine is slow
     await store.open()
     await asyncio.sleep(max(0.0, start_at - time.time()))
     admitted = 0

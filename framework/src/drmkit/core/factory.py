@@ -28,11 +28,10 @@ from drmkit.errors import (
 from drmkit.sdk import model as plugin_model
 
 if TYPE_CHECKING:
-    from drmkit_hal import Hal
-
     from drmkit.config import CoreSettings
     from drmkit.keysystems.manager import DrmPluginManager
     from drmkit.keysystems.routing import KeySystemRoute
+    from drmkit_hal import Hal
 
 log = logging.getLogger(__name__)
 

@@ -35,11 +35,10 @@ from drmkit.types import (
 )
 
 if TYPE_CHECKING:
-    from drmkit_hal import CdmProfile
-
     from drmkit.core.factory import MediaKeysFactory
     from drmkit.keysystems.routing import KeySystemRoute
     from drmkit.sdk.model import KeySystemCapabilities, SystemContext
+    from drmkit_hal import CdmProfile
 
 log = logging.getLogger(__name__)
 

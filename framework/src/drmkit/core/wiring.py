@@ -9,11 +9,10 @@ import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry
-
 from drmkit.config import CoreConfig
 from drmkit.core.factory import MediaKeysFactory
 from drmkit.keysystems.manager import DrmPluginManager
+from prometheus_client import CollectorRegistry
 
 if TYPE_CHECKING:
     from drmkit_hal import Hal, HalConfig

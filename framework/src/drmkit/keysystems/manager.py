@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
-from prometheus_client import CollectorRegistry
-
 from drmkit import hookspecs
 from drmkit.config import PluginSettings
 from drmkit.errors import (
@@ -29,9 +28,24 @@ from drmkit.keysystems.metrics import MetricsPlugin
 from drmkit.keysystems.routing import KeySystemRoute
 from drmkit.keysystems.wrappers import ObservingPlugin
 from drmkit.sdk import PROJECT_NAME
-from drmkit.sdk.model import InstalledPlugin, KeySystemInfo
+from drmkit.sdk.model import KeySystemInfo
+from prometheus_client import CollectorRegistry
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class InstalledPlugin:
+    """One installed entry point of group ``drmkit.keysystems`` (for ``drmkit plugins``)."""
+
+    name: str
+    distribution: str
+    version: str
+    value: str
+    enabled: bool = False
+    blocked: bool = False
+    key_systems: list[KeySystemInfo] = field(default_factory=list)
+    error: str | None = None
 
 
 class DrmPluginManager:

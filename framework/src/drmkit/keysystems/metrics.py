@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
-
 from drmkit.keysystems.wrappers import install_wrappers
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 _BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0)
 

@@ -13,7 +13,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pluggy
-
 from drmkit import hookspecs
 from drmkit.errors import DrmError, FailError, InterfaceNotImplementedError
 from drmkit.keysystems.errors import translate_exception

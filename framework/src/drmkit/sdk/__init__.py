@@ -29,7 +29,14 @@ from drmkit.errors import (
     NotSupportedError,
     OutputRestrictedError,
 )
-from drmkit.events import KeyStatus, MessageType
+from drmkit.events import (
+    KeyStatus,
+    KeyStatusesChanged,
+    LicenseRenewal,
+    LicenseRequest,
+    MessageType,
+)
+from drmkit.sdk.helpers import BaseLicenseHelper, DemoCheckError, DemoStep
 from drmkit.sdk.markers import ENTRY_POINT_GROUP, PROJECT_NAME, hookimpl
 from drmkit.sdk.model import (
     KeySystemCapabilities,
@@ -59,6 +66,16 @@ from drmkit.sdk.pssh import (
     parse_pssh_boxes,
     system_name,
 )
+from drmkit.sdk.test_license import (
+    TestChallenge,
+    TestChallengeError,
+    TestLicense,
+    build_test_license,
+    check_test_license,
+    license_document,
+    parse_json_test_challenge,
+    parse_xml_test_challenge,
+)
 from drmkit.types import (
     NO_PATTERN,
     CipherMode,
@@ -79,9 +96,12 @@ __all__ = [
     "SYSTEM_NAMES",
     "WIDEVINE_SYSTEM_ID",
     "BadSessionIdError",
+    "BaseLicenseHelper",
     "BufferTooSmallError",
     "CipherMode",
     "DecryptParams",
+    "DemoCheckError",
+    "DemoStep",
     "DrmError",
     "FailError",
     "InitDataType",
@@ -94,9 +114,12 @@ __all__ = [
     "KeyBatchGate",
     "KeySessionType",
     "KeyStatus",
+    "KeyStatusesChanged",
     "KeySystemCapabilities",
     "KeySystemInfo",
     "LicenseHelper",
+    "LicenseRenewal",
+    "LicenseRequest",
     "LimitedDurationLicense",
     "MediaKeyErrorStatus",
     "MessageType",
@@ -111,14 +134,22 @@ __all__ = [
     "SessionContext",
     "Subsample",
     "SystemContext",
+    "TestChallenge",
+    "TestChallengeError",
+    "TestLicense",
     "adapt_capabilities",
     "build_pssh_box",
+    "build_test_license",
+    "check_test_license",
     "encryption_scheme_for",
     "hookimpl",
     "key_status_for",
+    "license_document",
     "license_type_for",
     "media_key_status_for",
+    "parse_json_test_challenge",
     "parse_pssh_box",
     "parse_pssh_boxes",
+    "parse_xml_test_challenge",
     "system_name",
 ]

@@ -7,13 +7,14 @@ caller scoped to the plugin that declared the key system (see ``drmkit.keysystem
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from drmkit.events import MessageType
 from drmkit.types import CipherMode, KeySessionType
 
 if TYPE_CHECKING:
+    from drmkit.sdk.helpers import DemoStep
     from drmkit_hal import CdmProfile, Hal
 
 
@@ -189,7 +190,9 @@ class SessionContext:
 class LicenseHelper(Protocol):
     """Builds test init data and valid licenses for one key system (conformance kit, demos).
 
-    Returned by the ``drm_license_helper`` hook. For ClearKey the license is a JWK set.
+    Returned by the ``drm_license_helper`` hook. For ClearKey the license is a JWK set. Inherit
+    :class:`drmkit.sdk.BaseLicenseHelper` for the defaults of ``cdm_operation_aliases`` and
+    ``demo_steps``.
     """
 
     def init_data(self, key_ids: Sequence[bytes]) -> list[tuple[str, bytes]]:
@@ -209,16 +212,11 @@ class LicenseHelper(Protocol):
         """Return the key ids a license request asks for."""
         ...
 
+    @property
+    def cdm_operation_aliases(self) -> Mapping[str, str]:
+        """Name the CDM calls that perform generic operations (``BaseLicenseHelper``: none)."""
+        ...
 
-@dataclass(slots=True)
-class InstalledPlugin:
-    """One installed entry point of group ``drmkit.keysystems`` (for ``drmkit plugins``)."""
-
-    name: str
-    distribution: str
-    version: str
-    value: str
-    enabled: bool = False
-    blocked: bool = False
-    key_systems: list[KeySystemInfo] = field(default_factory=list)
-    error: str | None = None
+    def demo_steps(self, steps: Sequence[DemoStep[Any]]) -> list[DemoStep[Any]]:
+        """Return the steps ``drmkit demo`` runs for this key system (default: ``steps``)."""
+        ...

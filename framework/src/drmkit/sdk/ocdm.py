@@ -28,18 +28,6 @@ import logging
 import threading
 from typing import Any, ClassVar
 
-from drmkit_hal import (
-    CdmProfile,
-    CdmSession,
-    CdmSystem,
-    DecryptNotSupportedError,
-    EncryptionScheme,
-    LicenseType,
-    OcdmCallError,
-    Pattern,
-    Subsample,
-)
-
 from drmkit.errors import (
     FailError,
     InterfaceNotImplementedError,
@@ -64,6 +52,17 @@ from drmkit.sdk.ocdm_status import (
     license_type_for,
 )
 from drmkit.types import DecryptParams, LimitedDurationLicense
+from drmkit_hal import (
+    CdmProfile,
+    CdmSession,
+    CdmSystem,
+    DecryptNotSupportedError,
+    EncryptionScheme,
+    LicenseType,
+    OcdmCallError,
+    Pattern,
+    Subsample,
+)
 
 log = logging.getLogger(__name__)
 

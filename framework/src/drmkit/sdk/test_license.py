@@ -1,23 +1,33 @@
-"""drmkit's test license format for the reference CDM's simulated key systems.
+"""drmkit's test challenge and license formats for the reference CDM's simulated key systems.
 
-The reference CDM (``docs/reference-cdm.md``) cannot verify vendors' signed licenses, so its
-Widevine, PlayReady and Netflix simulations take drmkit's JSON instead::
+The reference CDM (``docs/reference-cdm.md``) cannot sign or verify vendors' messages, so its
+Widevine, PlayReady and Netflix simulations speak drmkit's test formats instead:
+
+- Widevine challenge: ``"<n>:Type:"`` (optional) + JSON ``{"drmkit_test_challenge": 1,
+  "key_system", "type", "session_id", "kids": ["<hex>", ...], "license_type"?}``;
+- PlayReady / Netflix challenge: a SOAP ``AcquireLicense`` document whose
+  ``<DrmkitTestRequest KeySystem Type LDL SessionId><KID>hex</KID>...</DrmkitTestRequest>`` names
+  the session and key ids (CENC byte order);
+- license (all three)::
 
     {"drmkit_test_license": 1, "key_system": "...", "session_id": "..."?,
      "keys": [{"kid": "<hex>", "key": "<hex>", "status": "usable"?}], "type": "..."?}
 
-The license server issues it, and the key-system plugins check it before it reaches the CDM; this
-module is the one definition both use. A real CDM takes the vendor's own license: anything that is
-not a test license is left to the plugin and the CDM.
+The license server issues licenses for these challenges and the key-system plugins check both
+before they reach the CDM; this module is the one definition of both formats. A real CDM takes the
+vendor's own messages: anything that is not a test license is left to the plugin and the CDM.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from defusedxml import ElementTree
+from defusedxml.common import DefusedXmlException
 from drmkit.errors import InvalidLicenseError
 
 TEST_LICENSE_MARKER = b'"drmkit_test_license"'
@@ -136,3 +146,110 @@ def check_test_license(response: bytes, key_systems: frozenset[str]) -> TestLice
         raise InvalidLicenseError('test license needs a non-empty "keys" list')
     pairs = dict(_check_key(i, e) for i, e in enumerate(keys))
     return TestLicense(session_id, pairs, document)
+
+
+# ---- challenges ---------------------------------------------------------------------------------
+
+_WIDEVINE_PREFIX = re.compile(rb"^([0-9]+):Type:")
+
+
+class TestChallengeError(ValueError):
+    """A message that is not a well-formed drmkit test challenge (the reason is the message)."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+
+@dataclass(frozen=True, slots=True)
+class TestChallenge:
+    """What a simulated CDM's challenge asks for."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    key_system: str
+    message_type: str
+    session_id: str
+    kids: tuple[bytes, ...]
+    license_type: str = ""
+
+
+def _hex_kids(values: object) -> tuple[bytes, ...]:
+    if not isinstance(values, list):
+        raise TestChallengeError('the challenge lacks a "kids" list')
+    kids: dict[bytes, None] = {}
+    for index, value in enumerate(values):
+        if not isinstance(value, str):
+            raise TestChallengeError(f"kid #{index} is not a string")
+        try:
+            kid = bytes.fromhex(value)
+        except ValueError:
+            raise TestChallengeError(f"kid #{index} is not hex: {value[:40]!r}") from None
+        if not 1 <= len(kid) <= MAX_KEY_ID_SIZE:
+            raise TestChallengeError(
+                f"kid #{index} is {len(kid)} bytes; expected 1..{MAX_KEY_ID_SIZE}"
+            )
+        kids[kid] = None
+    if not kids:
+        raise TestChallengeError("the challenge names no key ids")
+    return tuple(kids)
+
+
+def parse_json_test_challenge(body: bytes) -> TestChallenge:
+    """Parse a Widevine test challenge (drmkit's JSON; the ``"<n>:Type:"`` prefix optional).
+
+    Applications receive the message with the OCDM prefix stripped (as browsers do); the raw CDM
+    message with its prefix is accepted too.
+    """
+    match = _WIDEVINE_PREFIX.match(body)
+    start = match.end() if match is not None else 0
+    try:
+        document = json.loads(bytes(body[start:]).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise TestChallengeError(f"the challenge body is not JSON: {exc}") from None
+    if not isinstance(document, dict) or document.get("drmkit_test_challenge") != 1:
+        raise TestChallengeError(
+            'the challenge body is not a drmkit test challenge ("drmkit_test_challenge": 1)'
+        )
+    key_system, message_type = document.get("key_system"), document.get("type")
+    session_id = document.get("session_id")
+    if not isinstance(key_system, str) or not isinstance(message_type, str):
+        raise TestChallengeError('the challenge lacks "key_system" or "type"')
+    if not isinstance(session_id, str) or not session_id:
+        raise TestChallengeError('the challenge lacks "session_id"')
+    license_type = document.get("license_type", "")
+    return TestChallenge(
+        key_system,
+        message_type,
+        session_id,
+        _hex_kids(document.get("kids")),
+        license_type if isinstance(license_type, str) else "",
+    )
+
+
+def _local_name(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def parse_xml_test_challenge(body: bytes) -> TestChallenge:
+    """Parse a PlayReady / Netflix test challenge (the SOAP body's ``DrmkitTestRequest``).
+
+    The document is parsed with defusedxml, which refuses DTDs and entity declarations in any
+    encoding: a test challenge never has one, and refusing them rules out entity expansion.
+    """
+    try:
+        root = ElementTree.fromstring(bytes(body), forbid_dtd=True)
+    except DefusedXmlException:
+        raise TestChallengeError("DTDs and entity declarations are not accepted") from None
+    except (ElementTree.ParseError, ValueError) as exc:
+        raise TestChallengeError(f"the challenge is not XML: {exc}") from None
+    request = next((e for e in root.iter() if _local_name(e.tag) == "DrmkitTestRequest"), None)
+    if request is None:
+        raise TestChallengeError(
+            "the challenge has no DrmkitTestRequest (not a drmkit test challenge)"
+        )
+    key_system = request.get("KeySystem", "")
+    message_type = request.get("Type", "")
+    session_id = request.get("SessionId", "")
+    if not key_system or not message_type or not session_id:
+        raise TestChallengeError("DrmkitTestRequest lacks KeySystem, Type or SessionId")
+    kids = [(e.text or "").strip() for e in request if _local_name(e.tag) == "KID"]
+    return TestChallenge(key_system, message_type, session_id, _hex_kids(kids))

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
 from drmkit.types import NO_PATTERN, CipherMode, Pattern, Subsample
 
 BLOCK = 16

@@ -27,6 +27,10 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from drmkit.testing.cenc import encrypt_sample
+from drmkit.types import CipherMode
+from drmkit.types import Pattern as CorePattern
+from drmkit.types import Subsample as CoreSubsample
 from drmkit_hal import (
     CdmProfile,
     CdmSession,
@@ -40,11 +44,6 @@ from drmkit_hal import (
     Pattern,
     Subsample,
 )
-
-from drmkit.testing.cenc import encrypt_sample
-from drmkit.types import CipherMode
-from drmkit.types import Pattern as CorePattern
-from drmkit.types import Subsample as CoreSubsample
 
 CLEARKEY = "org.w3.clearkey"
 _COMMON_SYSTEM_ID = bytes.fromhex("1077efecc0b24d02ace33c1e52e2fb4b")

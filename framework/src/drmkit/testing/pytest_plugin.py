@@ -26,14 +26,13 @@ except ImportError:  # pragma: no cover - only without the extra; sync fixtures 
     async_fixture = pytest.fixture  # type: ignore[assignment]
 
 if TYPE_CHECKING:
-    from drmkit_hal import CdmProfile, Hal
-
     from drmkit.config import CoreConfig
     from drmkit.core.factory import MediaKeysFactory
     from drmkit.core.media_keys import MediaKeys
     from drmkit.keysystems.manager import DrmPluginManager
     from drmkit.sdk.model import LicenseHelper
     from drmkit.testing.refcdm import RefCdmControl
+    from drmkit_hal import CdmProfile, Hal
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -133,10 +132,9 @@ def drmkit_hal(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Hal]:
     """Open one HAL for the whole test session (the CDM library is process-global anyway)."""
-    from drmkit_hal import Hal
-
     from drmkit.config import CoreConfig
     from drmkit.core.wiring import hal_config
+    from drmkit_hal import Hal
 
     settings = CoreConfig(**_overrides(request, tmp_path_factory.mktemp("drmkit-state")))
     store_dir = hal_config(settings).store_dir
@@ -264,8 +262,7 @@ def _cdm_operation_aliases(manager: DrmPluginManager, key_system: str) -> dict[s
         helper = manager.license_helper(key_system)
     except InterfaceNotImplementedError:
         return {}
-    aliases = getattr(helper, "cdm_operation_aliases", None)
-    return dict(aliases) if aliases else {}
+    return dict(helper.cdm_operation_aliases)
 
 
 @pytest.fixture

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from drmkit.sdk import KeySessionType
+from drmkit.sdk import BaseLicenseHelper, KeySessionType
 
 from drmkit_clearkey import formats
 
 
-class ClearKeyLicenseHelper:
+class ClearKeyLicenseHelper(BaseLicenseHelper):
     """Implements :class:`drmkit.sdk.markers.LicenseHelper` for Clear Key."""
 
     def init_data(self, key_ids: Sequence[bytes]) -> list[tuple[str, bytes]]:

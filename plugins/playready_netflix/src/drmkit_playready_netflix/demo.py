@@ -18,9 +18,15 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from drmkit.demo.flow import DemoError
-from drmkit.events import KeyStatus, LicenseRequest
-from drmkit.sdk import CipherMode, DecryptParams, KeySessionType
+from drmkit.sdk import (
+    CipherMode,
+    DecryptParams,
+    DemoStep,
+    KeySessionType,
+    KeyStatus,
+    LicenseRequest,
+)
+from drmkit.sdk import DemoCheckError as DemoError
 
 from drmkit_playready_netflix.dpi import DpiDrmSession, LoopRunner, NetflixDpi
 from drmkit_playready_netflix.license_helper import PlayReadyLicenseHelper
@@ -128,14 +134,14 @@ async def _select_and_decrypt(ctx: Any) -> str:
     return await decrypt_samples(ctx)
 
 
-def netflix_demo_steps(steps: Sequence[Any]) -> list[Any]:
+def netflix_demo_steps(steps: Sequence[DemoStep[Any]]) -> list[DemoStep[Any]]:
     """Return the demo's steps with the session steps replaced by the DPI flow."""
-    out = []
+    out: list[DemoStep[Any]] = []
     for step in steps:
         replacement = _REPLACED.get(step.name)
         if replacement is None:
             out.append(step)
             continue
         name, run = replacement
-        out.append(type(step)(name, run or _select_and_decrypt, cleanup=step.cleanup))
+        out.append(DemoStep(name, run or _select_and_decrypt, cleanup=step.cleanup))
     return out

@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from drmkit.sdk import KeySessionType
+from drmkit.sdk import BaseLicenseHelper, DemoStep, KeySessionType
 
 from drmkit_playready_netflix.header import build_header
 from drmkit_playready_netflix.initdata import build_playready_object, build_pssh
 from drmkit_playready_netflix.licenses import build_test_license, parse_challenge
 
 
-class PlayReadyLicenseHelper:
+class PlayReadyLicenseHelper(BaseLicenseHelper):
     """Implements :class:`drmkit.sdk.markers.LicenseHelper` for one simulated PlayReady key system.
 
     Init data is a v4.3 WRMHEADER naming the key ids (v4.0 for exactly one key id is covered by
@@ -49,7 +49,7 @@ class PlayReadyLicenseHelper:
         return build_test_license(self.key_system, session_id, dict(keys))
 
     @property
-    def cdm_operation_aliases(self) -> dict[str, str]:
+    def cdm_operation_aliases(self) -> Mapping[str, str]:
         """Name the CDM calls that perform generic operations (for the conformance kit's faults).
 
         A Netflix session's ``update`` is ``store_license_data`` and its ``close`` starts with
@@ -59,7 +59,7 @@ class PlayReadyLicenseHelper:
             return {}
         return {"update": "store_license_data", "close": "cancel_challenge_data"}
 
-    def demo_steps(self, steps: Sequence[Any]) -> list[Any]:
+    def demo_steps(self, steps: Sequence[DemoStep[Any]]) -> list[DemoStep[Any]]:
         """Adapt ``drmkit demo``'s steps: Netflix runs the DPI flow, PlayReady the generic one."""
         if self.key_system != "com.netflix.playready":
             return list(steps)

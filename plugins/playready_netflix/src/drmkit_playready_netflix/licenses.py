@@ -15,17 +15,22 @@ KID must match it.
 
 from __future__ import annotations
 
-from drmkit.license_server.errors import LicenseServerError
-from drmkit.license_server.simulated import SimulatedChallenge, parse_playready_challenge
-from drmkit.sdk import InvalidLicenseError
-from drmkit.sdk.test_license import TestLicense, build_test_license, check_test_license
+from drmkit.sdk import (
+    InvalidLicenseError,
+    TestChallenge,
+    TestChallengeError,
+    TestLicense,
+    build_test_license,
+    check_test_license,
+    parse_xml_test_challenge,
+)
 
 __all__ = ["TestLicense", "build_test_license", "check_test_license", "parse_challenge"]
 
 
-def parse_challenge(message: bytes) -> SimulatedChallenge:
+def parse_challenge(message: bytes) -> TestChallenge:
     """Parse a simulated PlayReady challenge (``InvalidLicenseError`` if it is not one)."""
     try:
-        return parse_playready_challenge(bytes(message))
-    except LicenseServerError as exc:
+        return parse_xml_test_challenge(bytes(message))
+    except TestChallengeError as exc:
         raise InvalidLicenseError(f"not a drmkit PlayReady test challenge: {exc}") from None

@@ -10,19 +10,18 @@ import base64
 import json
 from collections.abc import Mapping, Sequence
 
-from drmkit.sdk import InvalidLicenseError, KeySessionType
+from drmkit.sdk import BaseLicenseHelper, InvalidLicenseError, KeySessionType, TestChallenge
 
 from drmkit_widevine.initdata import make_widevine_pssh
 from drmkit_widevine.messages import split_message
 from drmkit_widevine.simulated import (
     ANSWERABLE_TYPES,
-    SimulatedChallenge,
     build_test_license,
     parse_simulated_challenge,
 )
 
 
-class WidevineLicenseHelper:
+class WidevineLicenseHelper(BaseLicenseHelper):
     """Implements :class:`drmkit.sdk.markers.LicenseHelper` for the simulated Widevine.
 
     A license built from a request names the request's CDM session; one built without a
@@ -58,9 +57,9 @@ class WidevineLicenseHelper:
 
     def key_ids_of_request(self, request: bytes) -> list[bytes]:
         """Return the key ids a (simulated) Widevine challenge names."""
-        return list(self._challenge(request).key_ids)
+        return list(self._challenge(request).kids)
 
-    def _challenge(self, request: bytes) -> SimulatedChallenge:
+    def _challenge(self, request: bytes) -> TestChallenge:
         try:
             return parse_simulated_challenge(split_message(request).body)
         except ValueError as exc:

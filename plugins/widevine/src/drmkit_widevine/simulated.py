@@ -21,44 +21,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from drmkit.sdk import InvalidLicenseError
-from drmkit.sdk import test_license as refcdm_license
+from drmkit.sdk import InvalidLicenseError, TestChallenge, parse_json_test_challenge
+from drmkit.sdk import build_test_license as build_sdk_test_license
+from drmkit.sdk import check_test_license as check_sdk_test_license
 
 KEY_SYSTEM = "com.widevine.alpha"
 ANSWERABLE_TYPES = ("license-request", "license-renewal")
 """Message types a test license can answer (a release needs no license)."""
 
 
-@dataclass(frozen=True, slots=True)
-class SimulatedChallenge:
-    """The fields of a simulated Widevine challenge the license side needs."""
-
-    message_type: str
-    session_id: str
-    license_type: str
-    key_ids: tuple[bytes, ...]
-
-
-def parse_simulated_challenge(body: bytes) -> SimulatedChallenge:
+def parse_simulated_challenge(body: bytes) -> TestChallenge:
     """Parse a test challenge body (prefix already stripped); ``ValueError`` if it is not one."""
-    try:
-        document = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise ValueError(f"not a drmkit test challenge: {exc}") from None
-    if not isinstance(document, dict) or document.get("drmkit_test_challenge") != 1:
-        raise ValueError('not a drmkit test challenge (no "drmkit_test_challenge": 1)')
-    session_id, message_type = document.get("session_id"), document.get("type")
-    kids = document.get("kids")
-    if not isinstance(session_id, str) or not isinstance(message_type, str):
-        raise ValueError('the test challenge lacks "session_id" or "type"')
-    if not isinstance(kids, list) or not all(isinstance(k, str) for k in kids):
-        raise ValueError('the test challenge lacks a "kids" list of hex strings')
-    return SimulatedChallenge(
-        message_type,
-        session_id,
-        str(document.get("license_type", "")),
-        tuple(bytes.fromhex(k) for k in kids),
-    )
+    return parse_json_test_challenge(body)
 
 
 def build_test_license(
@@ -69,9 +43,7 @@ def build_test_license(
     statuses: Mapping[bytes, str] | None = None,
 ) -> bytes:
     """Build a test license for ``session_id`` (``None``: any) carrying ``keys`` (id → key)."""
-    return refcdm_license.build_test_license(
-        KEY_SYSTEM, session_id, keys, statuses=statuses, answers=answers
-    )
+    return build_sdk_test_license(KEY_SYSTEM, session_id, keys, statuses=statuses, answers=answers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +62,7 @@ class SimulatedLicense:
 
 def check_test_license(response: bytes, key_systems: frozenset[str]) -> SimulatedLicense | None:
     """Check ``response`` if it is a test license (``None`` if it is not one: a real license)."""
-    checked = refcdm_license.check_test_license(response, key_systems)
+    checked = check_sdk_test_license(response, key_systems)
     if checked is None:
         return None
     answers = checked.document.get("type")

@@ -6,7 +6,6 @@ import json
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-
 from drmkit.cli import app, stderr_console, stdout_console
 
 if TYPE_CHECKING:
@@ -84,9 +83,8 @@ def probe_command(
 
     Exits 1 when the profile says otherwise than the probes found.
     """
-    from drmkit_hal import HalError, library_profile
-
     from drmkit.testing.probe import CLEARKEY, probe_clearkey
+    from drmkit_hal import HalError, library_profile
 
     config = _config()
     try:

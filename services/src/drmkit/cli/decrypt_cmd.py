@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
-
 from drmkit.cli import app, stderr_console, stdout_console
 from drmkit.errors import DrmError
 from drmkit.media import MediaError, MediaFormatError

@@ -8,7 +8,6 @@ import logging
 from typing import Annotated
 
 import typer
-
 from drmkit.cli import app
 from drmkit.cli.license_server_cmd import fail, load_cli_settings
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-
 from drmkit.cli import app, stderr_console, stdout_console
 from drmkit.media import MediaError, MediaFormatError, parse
 from drmkit.media.initdata import Describer, describe_init_data

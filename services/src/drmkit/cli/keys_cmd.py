@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-
 from drmkit.cli import app, stdout_console
 from drmkit.cli.license_server_cmd import fail, load_cli_settings
 
@@ -92,10 +91,9 @@ def list_keys(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON, keys included.")] = False,
 ) -> None:
     """List stored key ids (the table hides keys; --json includes them for scripts)."""
-    from rich.table import Table
-
     from drmkit.license_server import KeyStoreError
     from drmkit.license_server.keyids import b64url_encode
+    from rich.table import Table
 
     try:
         entries = _store().entries()

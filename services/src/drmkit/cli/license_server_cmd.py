@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-
 from drmkit.cli import app, stderr_console
 
 if TYPE_CHECKING:
@@ -22,9 +21,8 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 def load_cli_settings(**overrides: Any) -> Settings:
     """Load settings for a command, turning configuration mistakes into a clear exit (code 2)."""
-    from pydantic import ValidationError
-
     from drmkit.settings import load_settings
+    from pydantic import ValidationError
 
     try:
         return load_settings(**overrides)

@@ -6,21 +6,19 @@ import json
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-
 from drmkit.cli import app, stderr_console, stdout_console
 
 if TYPE_CHECKING:
-    from drmkit_hal import LibraryProfile
-
-    from drmkit.sdk.model import InstalledPlugin, KeySystemCapabilities, KeySystemInfo
+    from drmkit.keysystems.manager import InstalledPlugin
+    from drmkit.sdk.model import KeySystemCapabilities, KeySystemInfo
     from drmkit.settings import Settings
+    from drmkit_hal import LibraryProfile
 
 
 def loaded_profile(settings: Settings) -> tuple[LibraryProfile | None, str | None]:
     """Return the profile of the configured OCDM library (or why it cannot be known)."""
-    from drmkit_hal import HalError, library_profile
-
     from drmkit.core.wiring import hal_config
+    from drmkit_hal import HalError, library_profile
 
     try:
         return library_profile(hal_config(settings)), None

@@ -1,4 +1,8 @@
-"""``drmkit serve``: run the session server of one application (the MKS API over IPC)."""
+"""``drmkit serve``: run the session server of one application (the MKS API over IPC).
+
+``python -m drmkit.cli.serve_cmd [options]`` is ``drmkit serve [options]`` with only this command
+loaded, so the server starts without importing every other command (test fixtures use it).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-
 from drmkit.cli import app
 from drmkit.cli.license_server_cmd import fail, load_cli_settings
 
@@ -40,12 +43,11 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the media-key-session API of one application on a Unix socket (JSON-RPC 2.0)."""
-    from pydantic import ValidationError
-
     from drmkit.container import build_container
     from drmkit.logging import configure
     from drmkit.server.runner import serve_until_signalled
     from drmkit.server.sockets import SocketInUseError
+    from pydantic import ValidationError
 
     settings = load_cli_settings()
     updates: dict[str, Any] = {
@@ -68,10 +70,18 @@ def serve(
     configure(settings)
     container = build_container(settings)
     try:
-        asyncio.run(serve_until_signalled(container))
+        asyncio.run(serve_until_signalled(container.session_server()))
     except SocketInUseError as exc:
         fail(str(exc), code=1)
     except OSError as exc:
         fail(f"cannot serve: {exc}", code=1)
     finally:
         container.shutdown_resources()
+
+
+if (
+    __name__ == "__main__"
+):  # ``python -m drmkit.cli.serve_cmd``: the server without the other commands
+    runner = typer.Typer(add_completion=False, pretty_exceptions_show_locals=False)
+    runner.command()(serve)
+    runner(prog_name="drmkit serve")

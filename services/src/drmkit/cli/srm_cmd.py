@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
-
 from drmkit.cli import app, stderr_console, stdout_console
 
 if TYPE_CHECKING:
@@ -38,9 +37,8 @@ def _fail(message: str, code: int = 2) -> NoReturn:
 
 def _settings(**srm_overrides: Any) -> Settings:
     """Load settings, applying the command's ``srm`` overrides; config errors exit with code 2."""
-    from pydantic import ValidationError
-
     from drmkit.settings import load_settings
+    from pydantic import ValidationError
 
     try:
         settings = load_settings()
@@ -82,7 +80,6 @@ def serve(
 ) -> None:
     """Serve the SRM HTTP API (``/srm/sessions``, ``/srm/v1/sessions``, operator API, OpenAPI)."""
     import uvicorn
-
     from drmkit.container import build_container
     from drmkit.logging import configure, get_logger
 

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 from drmkit.container import Container, build_container
 from drmkit.core import (
     CipherMode,
@@ -40,6 +39,7 @@ from drmkit.keysystems.loader import installed_entry_points
 from drmkit.license_server import KeyStore, LicenseServerThread, create_app
 from drmkit.license_server.app import LicenseEndpoint, default_endpoints
 from drmkit.license_server.keyids import b64url_encode
+from drmkit.sdk import DemoCheckError
 from drmkit.settings import Settings
 
 DEFAULT_KEY_SYSTEM = "org.w3.clearkey"
@@ -56,8 +56,8 @@ class DemoFault(enum.StrEnum):
     CDM_DECRYPT_ERROR = "cdm-decrypt-error"  # the reference CDM fails every decrypt call
 
 
-class DemoError(Exception):
-    """A demo check failed (wrong bytes, missing event, bad status, ...)."""
+DemoError = DemoCheckError
+"""A demo check failed (wrong bytes, missing event, bad status, ...); plugins raise it too."""
 
 
 class DemoSetupError(Exception):
@@ -339,9 +339,8 @@ def demo_steps(context: DemoContext | None = None) -> list[Step[DemoContext]]:
             helper = context.container.plugin_manager().license_helper(context.key_system)
         except DrmError:
             helper = None
-        adapt = getattr(helper, "demo_steps", None)
-        if callable(adapt):
-            steps = list(adapt(steps))
+        if helper is not None:
+            steps = helper.demo_steps(steps)
     return steps
 
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from drmkit.demo.runner import RunResult, StepOutcome, StepResult
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-
-from drmkit.demo.runner import RunResult, StepOutcome, StepResult
 
 _MARKS = {
     StepOutcome.OK: "[green]✓[/]",

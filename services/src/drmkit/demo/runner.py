@@ -9,9 +9,11 @@ from __future__ import annotations
 import enum
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import TypeVar
+
+from drmkit.sdk import DemoStep
 
 log = logging.getLogger(__name__)
 
@@ -26,17 +28,8 @@ class StepOutcome(enum.StrEnum):
     SKIPPED = "skipped"
 
 
-@dataclass(frozen=True, slots=True)
-class Step(Generic[ContextT]):
-    """One step: ``action`` returns a short detail line or raises to fail.
-
-    A ``cleanup`` step runs even after an earlier step failed (it must cope with the state it
-    finds); other steps are skipped after a failure.
-    """
-
-    name: str
-    action: Callable[[ContextT], Awaitable[str]]
-    cleanup: bool = False
+Step = DemoStep
+"""A demo step (the SDK's :class:`drmkit.sdk.DemoStep`: plugins ship steps of their own)."""
 
 
 @dataclass(slots=True)

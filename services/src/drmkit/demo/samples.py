@@ -13,7 +13,6 @@ import random
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
 from drmkit.core import Subsample
 
 

@@ -6,13 +6,12 @@ import base64
 import binascii
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
-
 from drmkit import errors as errors_module
 from drmkit.errors import DrmError, FailError, MediaKeyErrorStatus, error_for_status
 from drmkit.ipc.jsonrpc import MKS_ERROR_BASE, RpcError
 from drmkit.sdk.model import KeySystemCapabilities
 from drmkit.types import CipherMode, DecryptParams, KeySessionType, Pattern, Subsample
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 
 def b64encode(data: bytes | bytearray | memoryview) -> str:

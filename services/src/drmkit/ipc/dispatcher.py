@@ -13,8 +13,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ValidationError
-
 from drmkit.errors import DrmError
 from drmkit.ipc.jsonrpc import (
     INTERNAL_ERROR,
@@ -24,6 +22,7 @@ from drmkit.ipc.jsonrpc import (
     Request,
     RpcError,
 )
+from pydantic import BaseModel, ValidationError
 
 log = logging.getLogger(__name__)
 

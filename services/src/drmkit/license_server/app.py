@@ -24,6 +24,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from drmkit.license_server import clearkey
+from drmkit.license_server.config import LicenseServerSettings
+from drmkit.license_server.errors import LicenseServerError, bad_request
+from drmkit.license_server.store import KeyStore, KeyStoreError
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
@@ -31,11 +35,6 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-
-from drmkit.license_server import clearkey
-from drmkit.license_server.config import LicenseServerSettings
-from drmkit.license_server.errors import LicenseServerError, bad_request
-from drmkit.license_server.store import KeyStore, KeyStoreError
 
 logger = logging.getLogger(__name__)
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
-
 from drmkit.config import Section
+from pydantic import Field, SecretStr
 
 
 class LicenseServerSettings(Section):

@@ -17,7 +17,6 @@ import socket
 from typing import TYPE_CHECKING, Any
 
 import structlog
-
 from drmkit.errors import BadSessionIdError
 from drmkit.ipc.dispatcher import Dispatcher
 from drmkit.server.connection import ClientConnection, Role
@@ -31,13 +30,12 @@ from drmkit.server.metrics import ServerMetrics, start_metrics_endpoint
 from drmkit.server.sockets import bind_unix_socket, remove_socket_file
 
 if TYPE_CHECKING:
-    from drmkit_hal import Hal
-    from prometheus_client import CollectorRegistry
-
     from drmkit.core.factory import MediaKeysFactory
     from drmkit.core.media_keys import MediaKeys
     from drmkit.core.session import KeySession
     from drmkit.settings import Settings
+    from drmkit_hal import Hal
+    from prometheus_client import CollectorRegistry
 
 log = structlog.get_logger(__name__)
 

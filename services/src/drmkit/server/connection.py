@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
-
 from drmkit.core.media_keys import MediaKeys
 from drmkit.core.session import KeySession
 from drmkit.errors import BadSessionIdError, InvalidStateError

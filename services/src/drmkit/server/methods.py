@@ -11,8 +11,6 @@ import os
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from pydantic import Field
-
 from drmkit.errors import InvalidInputError, InvalidStateError, LimitExceededError
 from drmkit.ipc.codec import (
     MAX_DECRYPT_BATCH,
@@ -29,6 +27,7 @@ from drmkit.server.connection import ClientConnection, WithFds
 from drmkit.server.events import ConnectionListener
 from drmkit.server.health import probe_workers
 from drmkit.types import LimitedDurationLicense
+from pydantic import Field
 
 if TYPE_CHECKING:
     from drmkit.core import DecryptParams

@@ -6,19 +6,17 @@ import asyncio
 import signal
 
 import structlog
-
-from drmkit.container import Container
+from drmkit.server.app import SessionServer
 
 log = structlog.get_logger(__name__)
 
 
-async def serve_until_signalled(container: Container) -> None:
-    """Start the container's session server and stop it cleanly on SIGTERM or SIGINT."""
+async def serve_until_signalled(server: SessionServer) -> None:
+    """Start ``server`` and stop it cleanly on SIGTERM or SIGINT."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    server = container.session_server()
     await server.start()
     try:
         await stop.wait()

@@ -10,12 +10,11 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pluggy
-    from fastapi import FastAPI
-
     from drmkit.settings import Settings
     from drmkit.srm.auth import TokenVerifier
     from drmkit.srm.service import SrmService
     from drmkit.srm.stores.base import SessionStore
+    from fastapi import FastAPI
 
 
 def store_from_settings(settings: Settings) -> SessionStore:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pluggy
-
 from drmkit.srm.hookspecs import PROJECT_NAME, SrmHookspecs, hookimpl
 
 #: Entry-point group scanned for operator plugins.

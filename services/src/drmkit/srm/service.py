@@ -10,7 +10,6 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 import pluggy
-
 from drmkit.srm.auth import TokenVerifier
 from drmkit.srm.errors import SrmErrorCode, SrmProblem, StoreUnavailableError
 from drmkit.srm.plugins import content_access_allowed, only_default_content_access

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-
 from drmkit.core import InvalidInputError, InvalidStateError, MediaKeys, NotSupportedError
 from drmkit.core.factory import MediaKeysFactory
 from drmkit.errors import DrmError

@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Callable
 
 import pytest
-
 from drmkit.core import KeyStatusesChanged, LicenseRequest, MediaKeys
 from drmkit.errors import FailError
 from drmkit.sdk.model import LicenseHelper

@@ -8,7 +8,6 @@ import os
 from collections.abc import Callable
 
 import pytest
-
 from drmkit.core import (
     BadSessionIdError,
     CipherMode,

@@ -11,7 +11,6 @@ import os
 from collections.abc import Callable
 
 import pytest
-
 from drmkit.core import (
     BadSessionIdError,
     InterfaceNotImplementedError,

@@ -18,11 +18,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
-from psycopg.rows import TupleRow
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
-
 from drmkit.srm.errors import StoreUnavailableError
 from drmkit.srm.stores.base import Admitted, Denied, Identity, SessionRecord, SessionStore
+from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 _SCHEMA = [
     "SELECT pg_advisory_xact_lock(7061584912345)",  # one schema migration at a time

@@ -23,14 +23,13 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
+from drmkit.srm.errors import StoreUnavailableError
+from drmkit.srm.stores.base import Admitted, Denied, Identity, SessionRecord, SessionStore
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-
-from drmkit.srm.errors import StoreUnavailableError
-from drmkit.srm.stores.base import Admitted, Denied, Identity, SessionRecord, SessionStore
 
 T = TypeVar("T")
 

@@ -1,4 +1,4 @@
-"""A session server in a child process for tests (``python -m drmkit.server``), and its control.
+"""A session server in a child process for tests (``drmkit serve``), and its test control.
 
 Also the pytest plugin ``drmkit_ipc`` (entry point of group ``pytest11``): the fixtures the
 conformance kit takes with ``--drmkit-transport=ipc``, so that the suite runs through
@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-
 from drmkit.ipc.blocking import call_blocking
 from drmkit.ipc.jsonrpc import RpcError
 
@@ -60,7 +59,7 @@ class ServerProcess:
         return [
             sys.executable,
             "-m",
-            "drmkit.server",
+            "drmkit.cli.serve_cmd",
             "--socket",
             str(self.socket_path),
             "--test-control",
