@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from typing import Any
@@ -429,4 +430,36 @@ async def test_malformed_idempotency_key_is_400(sqlite_api: Api, key: bytes) -> 
         headers=[(b"Client-Token", token.encode()), (b"Idempotency-Key", key)],
     )
     assert response.status_code == 400 and error_code(response) == "SRM-0002"
+    assert await sqlite_api.store.count_live(account) == 0
+
+
+async def test_a_json_body_without_content_type_is_accepted(sqlite_api: Api) -> None:
+    # The seed's clients send the setup body without a Content-Type: it is JSON all the same.
+    account = new_account()
+    token = await sqlite_api.token(account)
+    raw = json.dumps(BODY).encode()
+    response = await sqlite_api.client.post(
+        "/srm/v1/sessions", content=raw, headers={"Client-Token": token}
+    )
+    assert "content-type" not in {k.lower() for k in response.request.headers}
+    success_id(response)
+    assert await sqlite_api.store.count_live(account) == 1
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x"],
+)
+async def test_a_body_declared_as_another_type_is_refused(
+    sqlite_api: Api, content_type: str
+) -> None:
+    account = new_account()
+    token = await sqlite_api.token(account)
+    response = await sqlite_api.client.post(
+        "/srm/v1/sessions",
+        content=json.dumps(BODY).encode(),
+        headers={"Client-Token": token, "Content-Type": content_type},
+    )
+    assert response.status_code == 415, response.text
+    assert error_code(response) == "SRM-0013"
     assert await sqlite_api.store.count_live(account) == 0

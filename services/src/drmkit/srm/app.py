@@ -56,11 +56,27 @@ def error_response(code: SrmErrorCode, message: str | None = None) -> JSONRespon
     return JSONResponse(code.body(message), status_code=code.spec.http_status)
 
 
+_JSON = b"application/json"
+
+
+def _content_type(scope: Scope) -> bytes | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            return bytes(value)
+    return None
+
+
+def _is_json(content_type: bytes) -> bool:
+    media_type = content_type.split(b";", 1)[0].strip().lower()
+    return media_type == _JSON or media_type.endswith(b"+json")
+
+
 class BodyLimitMiddleware:
     """Reject request bodies over ``max_bytes`` with 413 ``SRM-0009`` before the app reads them.
 
     The body is buffered (SRM bodies are tiny) so a chunked upload without ``Content-Length`` is
-    bounded as well as one that declares its size.
+    bounded as well as one that declares its size. A body without a ``Content-Type`` is JSON (the
+    seed's clients send none); one declared as anything but JSON is 415 ``SRM-0013``.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
@@ -98,6 +114,14 @@ class BodyLimitMiddleware:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        if body:
+            declared = _content_type(scope)
+            if declared is None:
+                # The seed's clients send JSON without a Content-Type: read it as JSON.
+                scope = {**scope, "headers": [*scope["headers"], (b"content-type", _JSON)]}
+            elif not _is_json(declared):
+                await error_response(SrmErrorCode.UNSUPPORTED_MEDIA_TYPE)(scope, receive, send)
+                return
         replayed = False
 
         async def replay() -> Message:

@@ -40,6 +40,9 @@ class SrmErrorCode(enum.Enum):
         401, "ERROR", "SRM-0011", "Missing or invalid operator credential"
     )
     OPERATOR_DISABLED = ErrorSpec(403, "ERROR", "SRM-0012", "Operator API disabled")
+    UNSUPPORTED_MEDIA_TYPE = ErrorSpec(
+        415, "ERROR", "SRM-0013", "Request body must be JSON (application/json or no Content-Type)"
+    )
 
     @property
     def spec(self) -> ErrorSpec:
