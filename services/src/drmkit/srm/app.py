@@ -115,11 +115,11 @@ class BodyLimitMiddleware:
                 break
         body = b"".join(chunks)
         if body:
-            declared = _content_type(scope)
-            if declared is None:
+            content_type = _content_type(scope)
+            if content_type is None:
                 # The seed's clients send JSON without a Content-Type: read it as JSON.
                 scope = {**scope, "headers": [*scope["headers"], (b"content-type", _JSON)]}
-            elif not _is_json(declared):
+            elif not _is_json(content_type):
                 await error_response(SrmErrorCode.UNSUPPORTED_MEDIA_TYPE)(scope, receive, send)
                 return
         replayed = False
