@@ -1,7 +1,7 @@
 """Benchmark: PlayReady init data checks of the plugin against pyplayready's parser.
 
 Both parse the same real ``cenc`` init data (the WPT ``mp4-basic`` Widevine + PlayReady boxes
-from ``../shared/vectors/initdata``, or a generated PlayReady box when the vectors are absent) in
+from ``testdata/vectors/initdata``, or a generated PlayReady box when the vectors are absent) in
 the same process and must agree on the key ids before any number is printed:
 
 - drmkit: ``parse_init_data("cenc", data)`` (every box checked, the PlayReady object's lengths
@@ -33,7 +33,7 @@ SECONDS = 1.0
 
 
 def init_data() -> bytes:
-    vectors = Path(os.environ.get("DRMKIT_VECTORS_DIR") or REPO.parent / "shared" / "vectors")
+    vectors = Path(os.environ.get("DRMKIT_VECTORS_DIR") or REPO / "testdata" / "vectors")
     samples = vectors / "initdata" / "initdata_samples.json"
     if samples.is_file():
         for sample in json.loads(samples.read_text()):

@@ -1,7 +1,7 @@
 """Benchmark: Widevine init data checks of the plugin against pywidevine's PSSH parser.
 
 Both parse the same real ``cenc`` init data (the WPT ``mp4-basic`` Widevine + PlayReady boxes
-from ``../shared/vectors/initdata``, or a generated Widevine box when the vectors are absent)
+from ``testdata/vectors/initdata``, or a generated Widevine box when the vectors are absent)
 in the same process and must agree on the key ids before any number is printed:
 
 - drmkit: ``parse_init_data("cenc", data)`` (every box checked, WidevinePsshData decoded);
@@ -32,7 +32,7 @@ SECONDS = 1.0
 
 
 def init_data() -> bytes:
-    vectors = Path(os.environ.get("DRMKIT_VECTORS_DIR") or REPO.parent / "shared" / "vectors")
+    vectors = Path(os.environ.get("DRMKIT_VECTORS_DIR") or REPO / "testdata" / "vectors")
     samples = vectors / "initdata" / "initdata_samples.json"
     if samples.is_file():
         for sample in json.loads(samples.read_text()):

@@ -13,14 +13,10 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-
 from drmkit_hal import DecryptVariant, Hal, HalConfig, bundled_library_path
 from hal_testsupport import Recorder
 
@@ -107,7 +103,11 @@ def _restore_reference_cdm_configuration(
 
 @pytest.fixture(scope="session")
 def vectors_dir() -> Path:
-    return Path(os.environ.get("DRMKIT_VECTORS_DIR") or REPO_ROOT.parent / "shared" / "vectors")
+    """The test vectors (``testdata/vectors``; ``DRMKIT_VECTORS_DIR`` overrides), or fail."""
+    path = Path(os.environ.get("DRMKIT_VECTORS_DIR") or REPO_ROOT / "testdata" / "vectors")
+    if not path.is_dir():
+        pytest.fail(f"the test vectors are missing: {path} is not a directory")
+    return path
 
 
 def _open(library_path: Path, store_dir: Path, **kwargs: object) -> Hal:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,11 +21,6 @@ def drmkit_key_system(request: pytest.FixtureRequest) -> str:
 def drmkit_transport() -> str:
     """Always through the client and a real session server process."""
     return "ipc"
-
-
-# Shared helpers of the media tests (vectors, oracles).
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "services" / "tests" / "media"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # ipc_raw
 
 
 @pytest.fixture

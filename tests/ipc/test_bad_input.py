@@ -11,8 +11,7 @@ import threading
 import time
 
 import pytest
-from drmkit.client.testing import ServerProcess
-from ipc_raw import RawConnection
+from drmkit.client.testing import RawConnection, ServerProcess
 
 KID = base64.b64encode(bytes(16)).decode()
 

@@ -9,14 +9,13 @@ import os
 
 import pytest
 from drmkit.client import MediaKeysClient
-from drmkit.client.testing import ServerProcess
+from drmkit.client.testing import RawConnection, ServerProcess
 from drmkit.core import CipherMode, DecryptParams, InvalidInputError, Pattern, Subsample
 from drmkit.errors import FailError
 from drmkit.ipc.codec import MAX_DECRYPT_BATCH
 from drmkit.sdk.model import LicenseHelper
 from drmkit.testing.cenc import encrypt_sample
 from drmkit.testing.flows import license_session
-from ipc_raw import RawConnection
 
 CLEARKEY = "org.w3.clearkey"
 

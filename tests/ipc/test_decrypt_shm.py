@@ -12,9 +12,10 @@ from drmkit.client import MediaKeysClient
 from drmkit.client.testing import ServerProcess
 from drmkit.core import CipherMode, DecryptParams, Pattern, Subsample
 from drmkit.media import parse
+from drmkit.media.testing import check_against_oracle
 from drmkit.sdk.model import LicenseHelper
 from drmkit.testing.flows import license_session
-from media_support import ENCRYPTED_VECTORS, Vector, check_against_oracle
+from drmkit.testing.vectors import ENCRYPTED_VECTORS, Vector
 
 
 async def shm_bytes(server: ServerProcess) -> float:

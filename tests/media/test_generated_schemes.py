@@ -9,10 +9,11 @@ from pathlib import Path
 
 import av
 import pytest
-from cenc_reference import decrypt_sample
 from drmkit.cli import _register_commands, app
 from drmkit.media import parse
-from media_support import sample_bytes, tool, vectors_dir
+from drmkit.media.testing import decrypt_sample, sample_bytes
+from drmkit.testing.tools import tool
+from drmkit.testing.vectors import vectors_dir
 from typer.testing import CliRunner
 
 KID = "0123456789abcdef0123456789abcdef"

@@ -9,8 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 from drmkit.media import parse
+from drmkit.media.testing import check_against_oracle
+from drmkit.testing.vectors import ENCRYPTED_VECTORS, Vector
 from drmkit_hal import CdmSession, CdmSystem, EncryptionScheme, Hal, HalConfig, LicenseType
-from media_support import ENCRYPTED_VECTORS, Vector, check_against_oracle
 
 SCHEMES = {
     "cenc": EncryptionScheme.CENC,

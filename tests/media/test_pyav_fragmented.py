@@ -10,7 +10,8 @@ import av
 from drmkit.cli import _register_commands, app
 from drmkit.media import parse
 from drmkit.media.boxes import children, iter_boxes
-from media_support import ENCRYPTED_VECTORS, check_against_oracle, vectors_dir
+from drmkit.media.testing import check_against_oracle
+from drmkit.testing.vectors import ENCRYPTED_VECTORS, vectors_dir
 from typer.testing import CliRunner
 
 KID = "0123456789abcdef0123456789abcdef"

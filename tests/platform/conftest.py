@@ -8,17 +8,11 @@ variables removed, i.e. on the bundled reference CDM.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "services" / "tests" / "media"))
-sys.path.insert(0, str(Path(__file__).parent))
-
-from platform_support import STACK_VARIABLES  # noqa: E402
+from platform_support import STACK_VARIABLES
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 from drmkit.media import parse
-from media_support import ENCRYPTED_VECTORS, Vector, check_against_oracle, tool, vectors_dir
+from drmkit.media.testing import check_against_oracle
+from drmkit.testing.tools import tool
+from drmkit.testing.vectors import ENCRYPTED_VECTORS, Vector, vectors_dir
 from platform_support import drmkit
 
 VECTORS = {v.name: v for v in ENCRYPTED_VECTORS}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -22,12 +21,3 @@ def drmkit_key_system() -> str:
 def drmkit_plugins() -> list[str]:
     """This plugin, and Clear Key to show that other key systems never reach ext calls."""
     return ["clearkey", "playready_netflix"]
-
-
-@pytest.fixture(scope="session")
-def vectors_dir() -> Path:
-    """The shared test vectors (``../shared/vectors`` next to the repository; env override)."""
-    path = Path(os.environ.get("DRMKIT_VECTORS_DIR") or REPO_ROOT.parent / "shared" / "vectors")
-    if not path.is_dir():
-        pytest.skip(f"test vectors not found at {path} (set DRMKIT_VECTORS_DIR)")
-    return path

@@ -60,8 +60,8 @@ def test_demo_netflix_wrong_key_is_caught_by_the_header_checksum(tmp_path: Path)
     assert "CHECKSUM" in failed[0]["detail"]
 
 
-def test_inspect_shows_decoded_playready_headers(tmp_path: Path, vectors_dir: Path) -> None:
-    samples = json.loads((vectors_dir / "initdata" / "initdata_samples.json").read_text())
+def test_inspect_shows_decoded_playready_headers(tmp_path: Path, drmkit_vectors_dir: Path) -> None:
+    samples = json.loads((drmkit_vectors_dir / "initdata" / "initdata_samples.json").read_text())
     # Widevine and PlayReady boxes; the LA_URL holds an XML entity (shown unescaped).
     sample = next(s for s in samples if s["name"] == "wpt_mp4_basic_wv_pr")
     env = fresh_env(tmp_path) | {"DRMKIT_PLUGINS__ENABLED": '["playready_netflix"]'}

@@ -40,8 +40,8 @@ PLAYREADY_SYSTEM_ID = bytes.fromhex("9a04f07998404286ab92e65be0885f95")
 NS = 'xmlns="http://schemas.microsoft.com/DRM/2007/03/PlayReadyHeader"'
 
 
-def samples(vectors_dir: Path) -> list[dict[str, Any]]:
-    document = json.loads((vectors_dir / "initdata" / "initdata_samples.json").read_text())
+def samples(drmkit_vectors_dir: Path) -> list[dict[str, Any]]:
+    document = json.loads((drmkit_vectors_dir / "initdata" / "initdata_samples.json").read_text())
     assert isinstance(document, list)
     return document
 
@@ -59,9 +59,9 @@ def utf16(xml: str) -> bytes:
 # -- the real init data in ../shared/vectors/initdata ---------------------------------------------
 
 
-def test_real_init_data_decodes_as_listed(vectors_dir: Path) -> None:
+def test_real_init_data_decodes_as_listed(drmkit_vectors_dir: Path) -> None:
     checked = 0
-    for sample in samples(vectors_dir):
+    for sample in samples(drmkit_vectors_dir):
         records = playready_records(sample)
         if not records:
             continue
@@ -88,9 +88,9 @@ def test_real_init_data_decodes_as_listed(vectors_dir: Path) -> None:
     assert checked >= 4
 
 
-def test_real_checksums_verify_against_the_listed_keys(vectors_dir: Path) -> None:
+def test_real_checksums_verify_against_the_listed_keys(drmkit_vectors_dir: Path) -> None:
     checked = 0
-    for sample in samples(vectors_dir):
+    for sample in samples(drmkit_vectors_dir):
         if not sample.get("checksum_check") or not sample.get("keys"):
             continue
         raw = base64.b64decode(sample["base64"])
@@ -112,9 +112,9 @@ def test_real_checksums_verify_against_the_listed_keys(vectors_dir: Path) -> Non
     assert checked >= 2
 
 
-def test_real_init_data_agrees_with_pyplayready(vectors_dir: Path) -> None:
+def test_real_init_data_agrees_with_pyplayready(drmkit_vectors_dir: Path) -> None:
     checked = 0
-    for sample in samples(vectors_dir):
+    for sample in samples(drmkit_vectors_dir):
         if not playready_records(sample):
             continue
         raw = base64.b64decode(sample["base64"])
@@ -229,8 +229,8 @@ def test_entities_in_urls_are_unescaped() -> None:
     assert header.lui_url == "http://y/A"
 
 
-def test_describe_init_data_for_inspect(vectors_dir: Path) -> None:
-    sample = next(s for s in samples(vectors_dir) if s["name"].startswith("ms_playready"))
+def test_describe_init_data_for_inspect(drmkit_vectors_dir: Path) -> None:
+    sample = next(s for s in samples(drmkit_vectors_dir) if s["name"].startswith("ms_playready"))
     pro = base64.b64decode(sample["base64"])
     description = plugin.drm_describe_init_data(PLAYREADY_SYSTEM_ID, pro)
     assert description is not None

@@ -38,8 +38,8 @@ def test_demo_runs_the_full_widevine_flow(tmp_path: Path) -> None:
     assert report["samples"]["verified"] == report["samples"]["count"] > 0
 
 
-def test_inspect_shows_decoded_widevine_pssh_data(tmp_path: Path, vectors_dir: Path) -> None:
-    samples = json.loads((vectors_dir / "initdata" / "initdata_samples.json").read_text())
+def test_inspect_shows_decoded_widevine_pssh_data(tmp_path: Path, drmkit_vectors_dir: Path) -> None:
+    samples = json.loads((drmkit_vectors_dir / "initdata" / "initdata_samples.json").read_text())
     sample = next(s for s in samples if s["name"] == "shaka_dash_clearkey_wv")
     env = fresh_env(tmp_path) | {"DRMKIT_PLUGINS__ENABLED": '["widevine"]'}
     result = subprocess.run(

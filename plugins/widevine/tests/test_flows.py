@@ -88,9 +88,9 @@ async def test_request_event_has_its_type_and_the_bare_message(
 
 
 async def test_real_init_data_with_widevine_and_playready_boxes(
-    media_keys: MediaKeys, license_helper: LicenseHelper, vectors_dir: Path
+    media_keys: MediaKeys, license_helper: LicenseHelper, drmkit_vectors_dir: Path
 ) -> None:
-    samples = json.loads((vectors_dir / "initdata" / "initdata_samples.json").read_text())
+    samples = json.loads((drmkit_vectors_dir / "initdata" / "initdata_samples.json").read_text())
     sample = next(s for s in samples if s["name"] == "wpt_mp4_basic_wv_pr")
     keys = {bytes.fromhex(k): bytes.fromhex(v) for k, v in sample["keys"].items()}
     session = await media_keys.create_session()

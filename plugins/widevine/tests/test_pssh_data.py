@@ -29,9 +29,9 @@ KID = bytes.fromhex("0123456789abcdef0123456789abcdef")
 WIDEVINE_UUID = str(uuid.UUID(bytes=WIDEVINE_SYSTEM_ID))
 
 
-def load_samples(vectors_dir: Path) -> list[dict[str, Any]]:
+def load_samples(drmkit_vectors_dir: Path) -> list[dict[str, Any]]:
     samples: list[dict[str, Any]] = json.loads(
-        (vectors_dir / "initdata" / "initdata_samples.json").read_text()
+        (drmkit_vectors_dir / "initdata" / "initdata_samples.json").read_text()
     )
     return samples
 
@@ -39,9 +39,11 @@ def load_samples(vectors_dir: Path) -> list[dict[str, Any]]:
 # -- real init data ------------------------------------------------------------------------------
 
 
-def test_every_pssh_box_of_the_real_samples_matches_the_expected_fields(vectors_dir: Path) -> None:
+def test_every_pssh_box_of_the_real_samples_matches_the_expected_fields(
+    drmkit_vectors_dir: Path,
+) -> None:
     checked_widevine = 0
-    for sample in load_samples(vectors_dir):
+    for sample in load_samples(drmkit_vectors_dir):
         raw = base64.b64decode(sample["base64"])
         if sample.get("kind") == "bare_pro":
             with pytest.raises(InvalidInitDataError, match="not b'pssh'"):
@@ -77,8 +79,8 @@ def test_every_pssh_box_of_the_real_samples_matches_the_expected_fields(vectors_
     assert checked_widevine == 3
 
 
-def test_real_samples_through_the_init_data_check(vectors_dir: Path) -> None:
-    by_name = {s["name"]: base64.b64decode(s["base64"]) for s in load_samples(vectors_dir)}
+def test_real_samples_through_the_init_data_check(drmkit_vectors_dir: Path) -> None:
+    by_name = {s["name"]: base64.b64decode(s["base64"]) for s in load_samples(drmkit_vectors_dir)}
     wpt = parse_init_data("cenc", by_name["wpt_mp4_basic_wv_pr"])  # WV + PlayReady boxes
     assert wpt.key_ids == (bytes.fromhex("ad13f9ea2be698b875f504a8e3ccea64"),)
     assert wpt.content_ids == (b"eyJhc3NldElkIjoiZW1lLXRlc3Qtc2luZ2xlIn0=",)

@@ -10,7 +10,8 @@ import av
 import pytest
 from drmkit.cli import _register_commands, app
 from drmkit.media import parse
-from media_support import ENCRYPTED_VECTORS, Vector, check_against_oracle
+from drmkit.media.testing import check_against_oracle
+from drmkit.testing.vectors import ENCRYPTED_VECTORS, Vector
 from typer.testing import CliRunner
 
 _register_commands()
@@ -142,7 +143,8 @@ def test_moov_before_mdat_moves_the_chunk_offsets(tmp_path: Path) -> None:
     """FFmpeg CENC with +faststart: removing boxes from moov shifts mdat, so stco must follow."""
     import subprocess
 
-    from media_support import tool, vectors_dir
+    from drmkit.testing.tools import tool
+    from drmkit.testing.vectors import vectors_dir
 
     vector = next(v for v in ENCRYPTED_VECTORS if v.name == "generated_ffmpeg_cenc_flat")
     (kid, key), *_ = vector.key_map().items()
@@ -167,7 +169,7 @@ def test_moov_before_mdat_moves_the_chunk_offsets(tmp_path: Path) -> None:
 
 
 def test_clear_input_is_copied_unchanged(tmp_path: Path) -> None:
-    from media_support import vectors_dir
+    from drmkit.testing.vectors import vectors_dir
 
     clear = vectors_dir() / "generated/clear_testsrc.mp4"
     out = tmp_path / "out.mp4"

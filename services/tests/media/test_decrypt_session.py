@@ -11,7 +11,8 @@ from drmkit.container import build_container
 from drmkit.core import MediaKeysFactory, SessionState
 from drmkit.media import MediaError, parse
 from drmkit.media.decrypt import decrypt_samples, open_clearkey_session, protected_in_file_order
-from media_support import ENCRYPTED_VECTORS, check_against_oracle
+from drmkit.media.testing import check_against_oracle
+from drmkit.testing.vectors import ENCRYPTED_VECTORS
 
 
 @pytest.fixture

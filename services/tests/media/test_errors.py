@@ -6,7 +6,7 @@ import struct
 
 import pytest
 from drmkit.media import MediaFormatError, parse
-from media_support import ENCRYPTED_VECTORS
+from drmkit.testing.vectors import ENCRYPTED_VECTORS
 
 
 def _flat() -> bytearray:

@@ -7,9 +7,9 @@ import io
 
 from drmkit.media import MediaFormatError, parse
 from drmkit.media.writer import write_clear
+from drmkit.testing.vectors import ENCRYPTED_VECTORS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from media_support import ENCRYPTED_VECTORS
 
 # Small vectors only, read once: the fuzzer mutates copies of them.
 _SEEDS = [v.read() for v in ENCRYPTED_VECTORS if "packager" in v.name or "flat" in v.name]
@@ -77,7 +77,7 @@ def _initdata_seeds() -> list[bytes]:
     import base64
     import json
 
-    from media_support import vectors_dir
+    from drmkit.testing.vectors import vectors_dir
 
     samples = json.loads((vectors_dir() / "initdata/initdata_samples.json").read_text())
     return [base64.b64decode(s["base64"]) for s in samples]

@@ -8,7 +8,7 @@ import struct
 
 import pytest
 from drmkit.cli import _register_commands, app
-from media_support import ENCRYPTED_VECTORS, Vector, vectors_dir
+from drmkit.testing.vectors import ENCRYPTED_VECTORS, Vector, vectors_dir
 from typer.testing import CliRunner
 
 _register_commands()

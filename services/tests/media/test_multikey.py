@@ -13,11 +13,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from cenc_reference import decrypt_sample
 from drmkit.cli import _register_commands, app
 from drmkit.media import parse
 from drmkit.media.boxes import children, iter_boxes
-from media_support import ENCRYPTED_VECTORS, check_against_oracle, tool
+from drmkit.media.testing import check_against_oracle, decrypt_sample
+from drmkit.testing.tools import tool
+from drmkit.testing.vectors import ENCRYPTED_VECTORS
 from typer.testing import CliRunner
 
 KID_A = bytes.fromhex("0123456789abcdef0123456789abcdef")

@@ -7,18 +7,11 @@ import subprocess
 
 import av
 import pytest
-from cenc_reference import decrypt_sample
 from drmkit.media import parse
+from drmkit.media.testing import check_against_oracle, decrypt_sample, sample_bytes
 from drmkit.media.writer import write_clear
-from media_support import (
-    CLEAR_VECTORS,
-    ENCRYPTED_VECTORS,
-    Vector,
-    check_against_oracle,
-    sample_bytes,
-    tool,
-    vectors_dir,
-)
+from drmkit.testing.tools import tool
+from drmkit.testing.vectors import CLEAR_VECTORS, ENCRYPTED_VECTORS, Vector, vectors_dir
 
 
 def _decrypt_all(vector: Vector) -> tuple[bytearray, object]:

@@ -69,6 +69,20 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+@pytest.fixture(scope="session")
+def drmkit_vectors_dir() -> Path:
+    """Return the test vectors directory (:func:`drmkit.testing.vectors.vectors_dir`).
+
+    A test that needs them fails when they are missing: it never passes by skipping.
+    """
+    from drmkit.testing.vectors import VectorsMissingError, vectors_dir
+
+    try:
+        return vectors_dir()
+    except VectorsMissingError as exc:
+        pytest.fail(str(exc))
+
+
 @pytest.fixture
 def drmkit_key_system(request: pytest.FixtureRequest) -> str:
     """Return the key system under test; skips when ``--drmkit-keysystem`` is not given."""

@@ -13,6 +13,8 @@ import contextlib
 import json
 import os
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -218,3 +220,57 @@ def drmkit_ipc_connect(
 def drmkit_ipc_test_control(drmkit_session_server: ServerProcess) -> RemoteTestControl:
     """Return the test control of the reference CDM inside the session's server."""
     return RemoteTestControl(drmkit_session_server.control_path)
+
+
+# ---- raw protocol access -----------------------------------------------------------------------
+
+
+class RawConnection:
+    """A raw JSON-RPC connection for protocol tests: frames by hand, no client library."""
+
+    def __init__(self, path: Path, timeout: float = 10.0) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(str(path))
+        self._ids = 0
+
+    def send_bytes(self, payload: bytes) -> None:
+        """Send ``payload`` as one length-prefixed frame."""
+        self.sock.sendall(struct.pack(">I", len(payload)) + payload)
+
+    def send(self, message: Any) -> None:
+        """Send ``message`` as JSON in one frame."""
+        self.send_bytes(json.dumps(message).encode())
+
+    def recv(self) -> dict[str, Any] | None:
+        """Receive one frame as JSON (``None`` when the server closed the connection)."""
+        header = self._exactly(4)
+        if header is None:
+            return None
+        (size,) = struct.unpack(">I", header)
+        body = self._exactly(size)
+        assert body is not None
+        return json.loads(body)  # type: ignore[no-any-return]
+
+    def _exactly(self, size: int) -> bytes | None:
+        data = b""
+        while len(data) < size:
+            chunk = self.sock.recv(size - len(data))
+            if not chunk:
+                return None
+            data += chunk
+        return data
+
+    def call(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Call ``method``; return its reply (notifications before it are skipped)."""
+        self._ids += 1
+        self.send({"jsonrpc": "2.0", "id": self._ids, "method": method, "params": params or {}})
+        while True:
+            reply = self.recv()
+            assert reply is not None, "connection closed"
+            if reply.get("id") == self._ids:
+                return reply
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.sock.close()

@@ -1,13 +1,20 @@
-"""An independent, pure-Python implementation of the four CENC schemes, for tests only.
+"""Test helpers of the media tools.
 
-It follows ISO/IEC 23001-7 directly (including the partial-pattern rule) so that tests can check
-the parser, the writer and the reference CDM against a second implementation.
+They check decrypted files against the vectors' oracles with an independent, pure-Python
+implementation of the four CENC schemes.
+
+The decryptor follows ISO/IEC 23001-7 directly (including the partial-pattern rule) so that tests
+can check the parser, the writer and the reference CDM against a second implementation. The
+vectors themselves are found by :mod:`drmkit.testing.vectors`.
 """
 
 from __future__ import annotations
 
+import hashlib
+from typing import Any
+
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from drmkit.media.model import Sample
+from drmkit.media.model import MediaFile, Sample, Track
 
 BLOCK = 16
 
@@ -30,7 +37,8 @@ def _pattern_blocks(length: int, crypt: int, skip: int) -> list[int]:
     whole = length // BLOCK
     if crypt == 0 and skip == 0:
         return [i * BLOCK for i in range(whole)]
-    out, block = [], 0
+    out: list[int] = []
+    block = 0
     while whole - block >= crypt:
         out.extend((block + i) * BLOCK for i in range(crypt))
         block += crypt + skip
@@ -81,3 +89,30 @@ def decrypt_sample(data: bytearray | memoryview, sample: Sample, key: bytes) -> 
                 data[start + b : start + b + BLOCK] = plain[i * BLOCK : (i + 1) * BLOCK]
         return
     raise ValueError(f"unknown scheme {scheme}")
+
+
+def sample_bytes(buf: bytes | bytearray, track: Track) -> list[bytes]:
+    """Return the payload of every sample of ``track`` in decode order."""
+    return [bytes(buf[s.offset : s.offset + s.size]) for s in track.samples]
+
+
+def check_against_oracle(buf: bytes | bytearray, media: MediaFile, oracle: dict[str, Any]) -> None:
+    """Assert each track's samples match the oracle's per-sample SHA-1 prefixes and MD5."""
+    tracks = list(media.tracks.values())
+    assert len(tracks) == len(oracle["tracks"])
+    for track, expected in zip(tracks, oracle["tracks"], strict=True):
+        samples = sample_bytes(buf, track)
+        assert len(samples) == expected["samples"]
+        digests = [hashlib.sha1(s).hexdigest()[:12] for s in samples]
+        first_bad = next(
+            (
+                i
+                for i, (a, b) in enumerate(
+                    zip(digests, expected["sha1_12_per_sample"], strict=True)
+                )
+                if a != b
+            ),
+            None,
+        )
+        assert first_bad is None, f"track {track.track_id}: sample {first_bad} differs"
+        assert hashlib.md5(b"".join(samples)).hexdigest() == expected["md5_concat"]
