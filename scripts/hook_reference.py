@@ -16,6 +16,7 @@ from pathlib import Path
 
 import drmkit.hookspecs as hookspecs
 
+LINE_LENGTH = 100  # the project's ruff line length: code blocks are formatted too
 OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "hooks.md"
 SECTION = re.compile(r"^# -{20,}\n# (?P<title>[^\n]+)\n# -{20,}$", re.MULTILINE)
 
@@ -37,14 +38,24 @@ def _sections(source: str) -> list[tuple[int, str]]:
 
 
 def _signature(function: object) -> str:
-    """Return ``def name(param: type, ...) -> type`` with the annotations as written."""
+    """Return ``def name(param: type, ...) -> type: ...`` laid out as ruff formats it."""
     assert inspect.isfunction(function)
     tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
     definition = tree.body[0]
     assert isinstance(definition, ast.FunctionDef)
-    definition.body = [ast.Expr(ast.Constant(...))]
-    definition.decorator_list = []
-    return ast.unparse(definition)
+    params = [
+        f"{arg.arg}: {ast.unparse(arg.annotation)}" if arg.annotation else arg.arg
+        for arg in definition.args.args
+    ]
+    returns = f" -> {ast.unparse(definition.returns)}" if definition.returns else ""
+    head, tail = f"def {definition.name}(", f"){returns}: ..."
+    one_line = head + ", ".join(params) + tail
+    if len(one_line) <= LINE_LENGTH:
+        return one_line
+    indented = "    " + ", ".join(params)
+    if len(indented) <= LINE_LENGTH:
+        return f"{head}\n{indented}\n{tail}"
+    return head + "\n" + "".join(f"    {p},\n" for p in params) + tail
 
 
 def _markdown(docstring: str) -> str:

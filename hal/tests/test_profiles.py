@@ -42,6 +42,7 @@ name = "acme-clearkey"
 key_systems = ["org.w3.clearkey"]
 encryption_schemes = ["cenc"]
 unusable_key_bytes = [0, 255]
+unsupported_operations = ["remove"]
 
 [[cdm]]
 name = "acme-anything"
@@ -61,6 +62,8 @@ def test_defaults_are_inherited_and_cdms_matched_by_key_system() -> None:
     assert clearkey.decrypt_variant is DecryptVariant.TEN_ARG
     assert clearkey.quirks == {"inverted_load"} and clearkey.unset_system_error == 0xFFFF
     assert clearkey.encryption_schemes == {EncryptionScheme.CENC}
+    assert not clearkey.supports_operation("remove") and clearkey.supports_operation("load")
+    assert clearkey.as_dict()["unsupported_operations"] == ["remove"]
     assert profile.cdm("com.acme.drm").extension_interface is True  # type: ignore[attr-defined]
     fallback = profile.cdm("com.other")  # type: ignore[attr-defined]
     assert fallback.name == "acme-ocdm" and fallback.encryption_schemes is None
@@ -87,6 +90,10 @@ def test_unusable_key_bytes_and_random_keys() -> None:
         ("name = 'x'\nlibrary_names=['x']\n[defaults]\ndecrypt_variant='auto'", "concrete"),
         ("name = 'x'\nlibrary_names=['x']\n[defaults]\ndecrypt_variant='nine'", "unknown decrypt"),
         ("name = 'x'\nlibrary_names=['x']\n[defaults]\nquirks=['x']", "unknown quirks"),
+        (
+            "name = 'x'\nlibrary_names=['x']\n[defaults]\nunsupported_operations=['fly']",
+            "unknown operations",
+        ),
         (
             "name = 'x'\nlibrary_names=['x']\n[defaults]\nencryption_schemes=['aes']",
             "unknown value",

@@ -29,6 +29,8 @@ from .errors import HalError
 
 #: Return-code quirks of real OCDM builds the HAL knows how to decode (``docs/hal.md``).
 KNOWN_QUIRKS = frozenset({"inverted_load", "inverted_remove"})
+KNOWN_OPERATIONS = frozenset({"remove", "load"})
+"""Session operations a profile can mark as not implemented by the CDM."""
 #: Name of the profile used for a library no profile matches.
 GENERIC_PROFILE = "generic"
 
@@ -66,6 +68,8 @@ class CdmProfile:
         license_types: the session (licence) types the CDM supports.
         max_keys_per_license: the most keys one licence may carry.
         unusable_key_bytes: key bytes the CDM mishandles (a key holding one is refused).
+        unsupported_operations: session operations the CDM does not implement (``remove``,
+            ``load``): refused as not supported instead of failing inside the CDM.
         extension_interface: whether sessions have the OCDM extension interface (``None``:
             unknown, the plugin decides).
         unset_system_error: the value ``opencdm_session_system_error`` returns before any error
@@ -86,6 +90,7 @@ class CdmProfile:
     license_types: frozenset[LicenseType] | None = None
     max_keys_per_license: int | None = None
     unusable_key_bytes: frozenset[int] = frozenset()
+    unsupported_operations: frozenset[str] = frozenset()
     extension_interface: bool | None = None
     unset_system_error: int | None = None
     quirks: frozenset[str] = frozenset()
@@ -106,6 +111,10 @@ class CdmProfile:
     def supports_license_type(self, license_type: LicenseType | int) -> bool:
         """Tell whether the CDM supports sessions of ``license_type``."""
         return self.license_types is None or license_type in self.license_types
+
+    def supports_operation(self, operation: str) -> bool:
+        """Tell whether the CDM implements the session operation ``operation``."""
+        return operation not in self.unsupported_operations
 
     def unusable_key_reason(self, key: bytes) -> str | None:
         """Return why the CDM cannot use ``key`` (``None`` when it can)."""
@@ -138,6 +147,7 @@ class CdmProfile:
             "license_types": _names(self.license_types, _LICENSE_TYPE_NAMES.__getitem__),
             "max_keys_per_license": self.max_keys_per_license,
             "unusable_key_bytes": sorted(self.unusable_key_bytes),
+            "unsupported_operations": sorted(self.unsupported_operations),
             "extension_interface": self.extension_interface,
             "unset_system_error": self.unset_system_error,
             "quirks": sorted(self.quirks),
@@ -200,6 +210,7 @@ _CDM_KEYS = {
     "license_types",
     "max_keys_per_license",
     "unusable_key_bytes",
+    "unsupported_operations",
     "extension_interface",
     "unset_system_error",
     "quirks",
@@ -255,6 +266,15 @@ def _cdm_fields(table: Mapping[str, Any], where: str) -> dict[str, Any]:
             ):
                 raise ProfileError(f"{here} must be a list of byte values 0..255")
             out[key] = frozenset(value)
+        elif key == "unsupported_operations":
+            operations = frozenset(_strings(value, here))
+            unknown = operations - KNOWN_OPERATIONS
+            if unknown:
+                raise ProfileError(
+                    f"{here}: unknown operations {sorted(unknown)}"
+                    f" (known: {sorted(KNOWN_OPERATIONS)})"
+                )
+            out[key] = operations
         elif key in ("extension_interface", "decrypt_v2_sample_info"):
             if not isinstance(value, bool):
                 raise ProfileError(f"{here} must be true or false")

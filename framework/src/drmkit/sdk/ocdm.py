@@ -369,7 +369,10 @@ class OcdmKeySystemPlugin:
 
     @hookimpl
     def drm_remove_session(self, session: SessionContext) -> None:
-        """``opencdm_session_remove``."""
+        """``opencdm_session_remove``; not supported where the CDM's profile says so."""
+        profile = session.system.profile
+        if not profile.supports_operation("remove"):
+            raise NotSupportedError(f"the {profile.name} CDM does not implement remove")
         self._cdm(session).remove()
 
     @hookimpl

@@ -12,7 +12,8 @@ from drmkit.sdk.model import LicenseHelper
 from drmkit.testing.flows import license_session, next_event
 from drmkit.testing.refcdm import RefCdmControl
 
-pytestmark = [pytest.mark.drmkit_conformance]
+# Marked for pytest-asyncio explicitly: a vendor's repository need not set asyncio_mode.
+pytestmark = [pytest.mark.drmkit_conformance, pytest.mark.asyncio]
 
 
 async def test_slow_update_in_one_session_does_not_stall_another(

@@ -28,7 +28,8 @@ from drmkit.testing.cenc import encrypt_sample
 from drmkit.testing.flows import license_session, next_event
 from drmkit.testing.refcdm import RefCdmControl
 
-pytestmark = [pytest.mark.drmkit_conformance]
+# Marked for pytest-asyncio explicitly: a vendor's repository need not set asyncio_mode.
+pytestmark = [pytest.mark.drmkit_conformance, pytest.mark.asyncio]
 
 CASES = [
     pytest.param(CipherMode.CENC, 8, (), Pattern(0, 0), id="cenc-full-8byte-iv"),
