@@ -19,11 +19,15 @@ from drmkit.license_server.config import LicenseServerSettings
 from drmkit.testing.flows import new_keys, next_event
 from drmkit.testing.refcdm import RefCdmControl
 from drmkit.types import LimitedDurationLicense
-from drmkit_playready_netflix.license_helper import PlayReadyLicenseHelper
+from drmkit_playready_netflix.license_helper import NetflixLicenseHelper, PlayReadyLicenseHelper
 
 PATHS = {
     "com.microsoft.playready": "/refcdm/playready/license",
     "com.netflix.playready": "/refcdm/netflix/license",
+}
+HELPERS = {
+    "com.microsoft.playready": PlayReadyLicenseHelper(),
+    "com.netflix.playready": NetflixLicenseHelper(),
 }
 
 
@@ -65,7 +69,7 @@ async def test_requests_and_renewals_through_the_license_server(
     key_system = any_media_keys.key_system
     path = PATHS[key_system]
     other = next(p for p in PATHS.values() if p != path)
-    helper = PlayReadyLicenseHelper(key_system)
+    helper = HELPERS[key_system]
     session = await any_media_keys.create_session()
     events = session.events()
     ldl = (
@@ -94,7 +98,7 @@ async def test_requests_and_renewals_through_the_license_server(
 
 
 async def test_unknown_key_ids_are_refused(any_media_keys: MediaKeys, http: httpx.Client) -> None:
-    helper = PlayReadyLicenseHelper(any_media_keys.key_system)
+    helper = HELPERS[any_media_keys.key_system]
     session = await any_media_keys.create_session()
     events = session.events()
     await session.generate_request("drmheader", helper.header(list(new_keys())))
