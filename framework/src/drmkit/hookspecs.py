@@ -16,12 +16,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pluggy
-
 from drmkit.sdk import PROJECT_NAME
 
 if TYPE_CHECKING:
-    from drmkit_hal import CdmProfile, Hal
-
     from drmkit.events import KeyStatus
     from drmkit.sdk.model import (
         KeySystemCapabilities,
@@ -30,7 +27,9 @@ if TYPE_CHECKING:
         SessionContext,
         SystemContext,
     )
+    from drmkit.sdk.test_license import TestLicenseEndpoint
     from drmkit.types import DecryptParams, LimitedDurationLicense
+    from drmkit_hal import CdmProfile, Hal
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 
@@ -81,6 +80,25 @@ def drm_describe_init_data(system_id: bytes, data: bytes) -> dict[str, Any] | No
     raise NotImplementedError
 
 
+@hookspec
+def drm_test_license_endpoints() -> list[TestLicenseEndpoint]:
+    """Declare the license-server routes that answer this plugin's simulated test challenges.
+
+    :return: one :class:`~drmkit.sdk.TestLicenseEndpoint` per route: its path (e.g.
+        ``"/refcdm/widevine/license"``), the key system it is for, the key systems a challenge may
+        name, and the parser of the challenge (``drmkit.sdk.parse_json_test_challenge``,
+        ``parse_xml_test_challenge`` or the plugin's own; raising ``TestChallengeError`` or another
+        ``ValueError`` for a malformed one). An empty list when the plugin has none.
+
+    Called once when the license server application is built (``drmkit license-server``,
+    ``drmkit demo``), on every installed plugin that ``plugins.disabled`` does not block. The
+    license server itself looks the keys up, issues the test license, and answers unknown key ids
+    (404), malformed challenges and challenges for other key systems (400). Broadcast, not
+    firstresult: every plugin's list is collected; two routes at one path are a start-up error.
+    """
+    raise NotImplementedError
+
+
 # --------------------------------------------------------------------------------------------
 # System level (one per MediaKeys)
 # --------------------------------------------------------------------------------------------
@@ -98,7 +116,7 @@ def drm_cdm_capabilities(
         configured OCDM library (schemes, init-data types and session types it handles right).
     :return: the capabilities users are told about and the core enforces, or ``None`` to let the
         framework intersect ``capabilities`` with ``profile``
-        (:func:`drmkit.sdk.markers.adapt_capabilities`).
+        (:func:`drmkit.sdk.adapt_capabilities`).
 
     Called once per key system per HAL, when the capabilities are first needed (``drmkit
     plugins``, capability queries, the first MediaKeys). Routed, firstresult. The generic OCDM

@@ -15,7 +15,11 @@ from drmkit.errors import (
     PluginLoadError,
     PluginNotInstalledError,
 )
-from drmkit.keysystems.manager import DrmPluginManager, describe_installed
+from drmkit.keysystems.manager import (
+    DrmPluginManager,
+    build_installed_plugin_manager,
+    describe_installed,
+)
 from drmkit.sdk import KeySystemCapabilities, KeySystemInfo, hookimpl
 
 from .conftest import MakeDist
@@ -122,6 +126,80 @@ def test_describe_installed_reports_the_start_up_error(make_dist: MakeDist) -> N
     assert [i.key_system for i in by_name["clearkey"].key_systems] == ["org.w3.clearkey"]
     assert not by_name["clearkey"].enabled
     assert by_name["broken"].error is not None and "boom at import" in by_name["broken"].error
+
+
+ENDPOINT_PLUGIN = """
+from drmkit.sdk import (
+    KeySystemCapabilities, KeySystemInfo, TestLicenseEndpoint, hookimpl, parse_json_test_challenge,
+)
+
+@hookimpl
+def drm_key_systems():
+    return [KeySystemInfo("{ks}", KeySystemCapabilities(frozenset({{"cenc"}})))]
+
+@hookimpl
+def drm_test_license_endpoints():
+    return [TestLicenseEndpoint("{path}", "{ks}", frozenset({{"{ks}"}}), parse_json_test_challenge)]
+"""
+
+
+def test_installed_plugin_manager_loads_every_installed_plugin_not_blocked(
+    make_dist: MakeDist,
+) -> None:
+    make_dist(
+        "drmkit-endpoints",
+        {"ep_a": "drmkit_ep_a", "ep_b": "drmkit_ep_b"},
+        {
+            "drmkit_ep_a": ENDPOINT_PLUGIN.format(ks="com.example.a", path="/a/license"),
+            "drmkit_ep_b": ENDPOINT_PLUGIN.format(ks="com.example.b", path="/b/license"),
+        },
+    )
+    settings = PluginSettings(enabled=["clearkey"], disabled=["ep_b"])
+    manager = build_installed_plugin_manager(settings)
+    assert "ep_a" in manager.key_system_plugin_names  # installed, not enabled: loaded
+    assert "ep_b" not in manager.key_system_plugin_names  # blocked
+    paths = [e.path for e in manager.test_license_endpoints()]
+    assert "/a/license" in paths and "/b/license" not in paths
+    assert paths == sorted(paths)
+    # The enabled plugins alone contribute none of them.
+    assert DrmPluginManager(settings).test_license_endpoints() == []
+
+
+def test_two_plugins_claiming_one_test_license_path(make_dist: MakeDist) -> None:
+    make_dist(
+        "drmkit-endpoints",
+        {"ep_a": "drmkit_ep_a", "ep_b": "drmkit_ep_b"},
+        {
+            "drmkit_ep_a": ENDPOINT_PLUGIN.format(ks="com.example.a", path="/same"),
+            "drmkit_ep_b": ENDPOINT_PLUGIN.format(ks="com.example.b", path="/same"),
+        },
+    )
+    manager = DrmPluginManager(PluginSettings(enabled=["ep_a", "ep_b"]))
+    with pytest.raises(PluginLoadError, match=r"/same is claimed by two plugins: 'ep_a', 'ep_b'"):
+        manager.test_license_endpoints()
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("return ['/x']", r"'bad' declared '/x', not a TestLicenseEndpoint"),
+        ("raise RuntimeError('boom')", r"'bad' failed in drm_test_license_endpoints:.*boom"),
+    ],
+)
+def test_bad_test_license_declarations_are_named(
+    make_dist: MakeDist, body: str, message: str
+) -> None:
+    source = f"""
+from drmkit.sdk import hookimpl
+
+@hookimpl
+def drm_test_license_endpoints():
+    {body}
+"""
+    make_dist("drmkit-bad", {"bad": "drmkit_bad_endpoints"}, {"drmkit_bad_endpoints": source})
+    manager = DrmPluginManager(PluginSettings(enabled=["bad"]))
+    with pytest.raises(PluginLoadError, match=message):
+        manager.test_license_endpoints()
 
 
 class FakeKeySystem:

@@ -19,5 +19,6 @@ def drmkit_key_system() -> str:
 
 @pytest.fixture(scope="session")
 def drmkit_plugins() -> list[str]:
-    """This plugin, and Clear Key to show that other key systems never reach ext calls."""
-    return ["clearkey", "playready_netflix"]
+    """This distribution's two plugins, and Clear Key to show that other key systems never reach
+    ext calls."""
+    return ["clearkey", "playready", "netflix"]

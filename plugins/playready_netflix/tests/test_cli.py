@@ -60,11 +60,33 @@ def test_demo_netflix_wrong_key_is_caught_by_the_header_checksum(tmp_path: Path)
     assert "CHECKSUM" in failed[0]["detail"]
 
 
+def test_plugins_lists_one_plugin_per_key_system(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [DRMKIT, "plugins", "--json"],
+        env=fresh_env(tmp_path) | {"DRMKIT_PLUGINS__ENABLED": '["netflix"]'},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = {row["name"]: row for row in json.loads(result.stdout)["plugins"]}
+    for name, key_system, enabled in (
+        ("playready", "com.microsoft.playready", False),
+        ("netflix", "com.netflix.playready", True),
+    ):
+        row = rows[name]
+        assert row["distribution"] == "drmkit-playready-netflix"
+        assert row["enabled"] is enabled
+        assert [k["key_system"] for k in row["key_systems"]] == [key_system]
+    assert "playready_netflix" not in rows
+
+
 def test_inspect_shows_decoded_playready_headers(tmp_path: Path, drmkit_vectors_dir: Path) -> None:
     samples = json.loads((drmkit_vectors_dir / "initdata" / "initdata_samples.json").read_text())
     # Widevine and PlayReady boxes; the LA_URL holds an XML entity (shown unescaped).
     sample = next(s for s in samples if s["name"] == "wpt_mp4_basic_wv_pr")
-    env = fresh_env(tmp_path) | {"DRMKIT_PLUGINS__ENABLED": '["playready_netflix"]'}
+    env = fresh_env(tmp_path) | {"DRMKIT_PLUGINS__ENABLED": '["playready", "netflix"]'}
     result = subprocess.run(
         [DRMKIT, "inspect", "--init-data", sample["base64"], "--json"],
         env=env,

@@ -1,7 +1,7 @@
 """drmkit's conformance suite against com.microsoft.playready on the reference CDM's simulation.
 
 The same tests a vendor runs with ``pytest --pyargs drmkit.testing.conformance
---drmkit-keysystem=com.microsoft.playready --drmkit-plugins=playready_netflix``.
+--drmkit-keysystem=com.microsoft.playready --drmkit-plugins=playready``.
 """
 
 import pytest

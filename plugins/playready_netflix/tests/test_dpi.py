@@ -207,7 +207,8 @@ def test_dpi_over_the_ipc_client(tmp_path: Path) -> None:
 
     keys = new_keys(1)
     kid, key = next(iter(keys.items()))
-    with ServerProcess(tmp_path, plugins=["playready_netflix"]) as server, SyncRunner() as runner:
+    plugins = ["playready", "netflix"]
+    with ServerProcess(tmp_path, plugins=plugins) as server, SyncRunner() as runner:
         client = runner.run(
             MediaKeysClient.connect(
                 server.socket_path, call_timeout=10, control_socket_path=server.control_path

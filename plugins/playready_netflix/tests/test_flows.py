@@ -350,7 +350,7 @@ async def test_playready_challenge_at_construct_with_the_header_la_url(
     assert isinstance(request, LicenseRequest)
     assert request.url == LA_URL  # entities unescaped
     assert parse_challenge(request.message).kids == tuple(keys)
-    license_ = PlayReadyLicenseHelper(PLAYREADY).build_license(request.message, keys)
+    license_ = PlayReadyLicenseHelper().build_license(request.message, keys)
     refcdm.inject("update", key_system=PLAYREADY, error_message="injected failure")
     with pytest.raises(FailError, match="injected failure"):
         await session.update(license_)

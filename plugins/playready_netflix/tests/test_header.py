@@ -30,7 +30,7 @@ from drmkit_playready_netflix.initdata import (
     parse_playready_object,
     parse_pro_or_header,
 )
-from drmkit_playready_netflix.plugin import plugin
+from drmkit_playready_netflix.plugin import netflix, playready
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyplayready.system.pssh import PSSH as OraclePssh
@@ -56,7 +56,7 @@ def utf16(xml: str) -> bytes:
     return xml.encode("utf-16-le")
 
 
-# -- the real init data in ../shared/vectors/initdata ---------------------------------------------
+# -- the real init data in testdata/vectors/initdata -------------------------------------------------
 
 
 def test_real_init_data_decodes_as_listed(drmkit_vectors_dir: Path) -> None:
@@ -232,14 +232,16 @@ def test_entities_in_urls_are_unescaped() -> None:
 def test_describe_init_data_for_inspect(drmkit_vectors_dir: Path) -> None:
     sample = next(s for s in samples(drmkit_vectors_dir) if s["name"].startswith("ms_playready"))
     pro = base64.b64decode(sample["base64"])
-    description = plugin.drm_describe_init_data(PLAYREADY_SYSTEM_ID, pro)
+    description = playready.drm_describe_init_data(PLAYREADY_SYSTEM_ID, pro)
     assert description is not None
     assert description["key_ids"] == ["09e091abf83841d29e3558531fd19ec7"]
     assert description["headers"][0]["la_url"].startswith("https://profficialsite")
-    assert plugin.drm_describe_init_data(bytes(16), pro) is None
-    broken = plugin.drm_describe_init_data(PLAYREADY_SYSTEM_ID, pro[:-3])
+    assert playready.drm_describe_init_data(bytes(16), pro) is None
+    broken = playready.drm_describe_init_data(PLAYREADY_SYSTEM_ID, pro[:-3])
     assert broken is not None and "error" in broken
     assert describe_playready_data(pro)["records"] == [{"type": 1, "length": len(pro) - 10}]
+    # Both plugins answer the broadcast hook alike, whichever is enabled.
+    assert netflix.drm_describe_init_data(PLAYREADY_SYSTEM_ID, pro) == description
 
 
 # -- bad input ------------------------------------------------------------------------------------
@@ -365,7 +367,7 @@ def test_fuzz_init_data_parsers_never_crash(data: bytes) -> None:
     for kind in ("cenc", "drmheader"):
         with contextlib.suppress(InvalidInitDataError):
             parse_init_data(kind, data)
-    assert plugin.drm_describe_init_data(PLAYREADY_SYSTEM_ID, data) is not None
+    assert playready.drm_describe_init_data(PLAYREADY_SYSTEM_ID, data) is not None
 
 
 @settings(max_examples=200, deadline=None)

@@ -1,5 +1,7 @@
 """The license server's Widevine endpoint over real HTTP: request, renewal and release messages.
 
+The endpoint is the one the plugin declares (``drm_test_license_endpoints``).
+
 The application posts the bare message it received (the OCDM prefix already stripped); the server
 answers requests and renewals with test licenses the reference CDM accepts, and refuses to license
 a release message.
@@ -13,7 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from drmkit.config import PluginSettings
 from drmkit.core import KeyStatus, KeyStatusesChanged, LicenseRenewal, MediaKeys, MessageType
+from drmkit.keysystems.manager import DrmPluginManager
 from drmkit.license_server import KeyStore, LicenseServerThread, create_app
 from drmkit.license_server.config import LicenseServerSettings
 from drmkit.testing.flows import new_keys, next_event
@@ -28,12 +32,21 @@ def keys() -> dict[bytes, bytes]:
     return new_keys(2)
 
 
+def test_the_plugin_declares_its_endpoint() -> None:
+    endpoints = DrmPluginManager(PluginSettings(enabled=["widevine"])).test_license_endpoints()
+    assert [(e.path, e.key_system, e.key_systems) for e in endpoints] == [
+        (PATH, "com.widevine.alpha", {"com.widevine.alpha"})
+    ]
+
+
 @pytest.fixture
 def http(tmp_path: Path, keys: dict[bytes, bytes]) -> Iterator[httpx.Client]:
     store = KeyStore(tmp_path / "keys.sqlite3")
     for kid, key in keys.items():
         store.add(kid, key, label="widevine test")
-    app = create_app(store, LicenseServerSettings())
+    plugins = DrmPluginManager(PluginSettings(enabled=["widevine"]))
+    endpoints = plugins.test_license_endpoints()
+    app = create_app(store, LicenseServerSettings(), test_endpoints=endpoints)
     with (
         LicenseServerThread(app, "127.0.0.1", 0) as server,
         httpx.Client(base_url=server.url, timeout=10) as client,

@@ -41,8 +41,18 @@ class Container(containers.DeclarativeContainer):
     license_key_store: providers.Provider[KeyStore] = providers.ThreadSafeSingleton(
         open_key_store, settings
     )
+    # License server: the test-license endpoints of every installed plugin (plugins.disabled
+    # aside), as ``drmkit inspect`` uses every installed plugin: which plugins serve sessions
+    # (plugins.enabled) does not limit the test licenses a developer can fetch.
+    license_plugin_manager = providers.ThreadSafeSingleton(
+        core_wiring.installed_plugin_manager, settings
+    )
+    license_test_endpoints = license_plugin_manager.provided.test_license_endpoints.call()
     license_server_app = providers.Factory(
-        create_app, store=license_key_store, settings=settings.provided.license_server
+        create_app,
+        store=license_key_store,
+        settings=settings.provided.license_server,
+        test_endpoints=license_test_endpoints,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from dependency_injector import providers
@@ -16,6 +17,7 @@ from drmkit.core import (
     LimitExceededError,
     MediaKeysFactory,
 )
+from drmkit.keysystems.loader import installed_entry_points
 from drmkit.sdk import SessionContext
 from drmkit.settings import Settings
 from drmkit.testing.flows import license_session, new_keys, next_event
@@ -165,6 +167,24 @@ def test_plugins_command_table_and_start_up_error(monkeypatch: pytest.MonkeyPatc
     result = CliRunner().invoke(app, ["plugins", "--json"])
     assert result.exit_code == 1
     assert "'nagra'" in json.loads(result.stdout)["error"]
+
+
+def test_license_server_app_has_the_installed_plugins_test_endpoints(tmp_path: Path) -> None:
+    installed = installed_entry_points()
+    if not {"widevine", "playready", "netflix"} <= set(installed):
+        pytest.skip("the Widevine and PlayReady/Netflix plugins are not installed")
+    settings = Settings(
+        state_dir=tmp_path, plugins={"enabled": ["clearkey"], "disabled": ["netflix"]}
+    )
+    app = build_container(settings).license_server_app()
+    paths = [e.path for e in app.state.endpoints]
+    # Installed but not enabled still contribute; a blocked one does not.
+    assert paths == [
+        "/clearkey/license",
+        "/clearkey/release",
+        "/refcdm/playready/license",
+        "/refcdm/widevine/license",
+    ]
 
 
 class SelectingClearKey(ClearKeyPlugin):

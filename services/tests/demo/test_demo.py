@@ -235,8 +235,8 @@ async def test_runner_skips_after_a_failure_but_runs_cleanup() -> None:
     ("plugin", "key_system", "init_data_type", "path"),
     [
         ("widevine", "com.widevine.alpha", "cenc", "/refcdm/widevine/license"),
-        ("playready_netflix", "com.microsoft.playready", "cenc", "/refcdm/playready/license"),
-        ("playready_netflix", "com.netflix.playready", "drmheader", "/refcdm/netflix/license"),
+        ("playready", "com.microsoft.playready", "cenc", "/refcdm/playready/license"),
+        ("netflix", "com.netflix.playready", "drmheader", "/refcdm/netflix/license"),
     ],
 )
 def test_demo_runs_the_simulated_key_systems_when_their_plugins_are_enabled(

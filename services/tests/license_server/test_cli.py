@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -17,6 +18,7 @@ import httpx
 import pytest
 import structlog
 from drmkit.cli import _register_commands, app
+from drmkit.keysystems.loader import installed_entry_points
 from drmkit.license_server import KeyStore
 from drmkit.license_server.keyids import b64url_encode
 from typer.testing import CliRunner, Result
@@ -196,6 +198,14 @@ def test_license_server_process_serves_and_stops_on_sigterm(env: dict[str, str])
         )
         assert response.status_code == 200
         assert response.json()["keys"][0]["k"] == KEY_B64
+        if "widevine" in installed_entry_points():
+            # An installed plugin's test endpoint is served though only Clear Key is enabled.
+            refused = httpx.post(
+                f"{url}/refcdm/widevine/license",
+                content=b"not json",
+                headers={"Authorization": "Bearer tok"},
+            )
+            assert refused.status_code == 400, refused.text
         process.send_signal(signal.SIGTERM)
         # uvicorn shuts down gracefully, then re-raises the signal so the exit status tells why.
         assert process.wait(timeout=20) in (0, -signal.SIGTERM)
@@ -217,3 +227,19 @@ def test_license_server_reports_a_busy_port(env: dict[str, str]) -> None:
         result = cli("license-server", "--port", str(port))
     assert result.exit_code == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_license_server_names_an_installed_plugin_that_fails_to_import(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    info = site / "drmkit_broken-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: drmkit-broken\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[drmkit.keysystems]\nbroken = drmkit_broken_ls\n")
+    (site / "drmkit_broken_ls.py").write_text("raise RuntimeError('boom at import')\n")
+    monkeypatch.syspath_prepend(str(site))
+    importlib.invalidate_caches()
+    result = cli("license-server", "--port", "0")
+    assert result.exit_code == 2
+    assert "'broken'" in result.stderr and "boom at import" in result.stderr

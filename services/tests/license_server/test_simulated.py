@@ -1,7 +1,9 @@
 """The simulated Widevine / PlayReady / Netflix license endpoints against the real reference CDM.
 
-Challenges come from the reference CDM through the real HAL; the license the server returns is
-given back to the same CDM session, which must then report the keys usable and decrypt with them.
+The endpoints are the ones the installed plugins declare (``drm_test_license_endpoints``); the
+license server's generic code answers them. Challenges come from the reference CDM through the
+real HAL; the license the server returns is given back to the same CDM session, which must then
+report the keys usable and decrypt with them.
 """
 
 from __future__ import annotations
@@ -16,8 +18,17 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from drmkit.license_server import KeyStore, LicenseServerThread, create_app
+from drmkit.license_server.app import license_endpoints
+from drmkit.license_server.config import LicenseServerSettings
 from drmkit.license_server.errors import LicenseServerError
-from drmkit.license_server.simulated import parse_playready_challenge, parse_widevine_challenge
+from drmkit.license_server.simulated import parse_challenge
+from drmkit.sdk import (
+    TestChallenge,
+    TestLicenseEndpoint,
+    parse_json_test_challenge,
+    parse_xml_test_challenge,
+)
 from drmkit_hal import EncryptionScheme, Hal, HalConfig, KeyStatus, LicenseType
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -26,6 +37,29 @@ from .conftest import KEY_A, KEY_B, KID_A, KID_B
 
 UNKNOWN = bytes.fromhex("99" * 16)
 WIDEVINE_SYSTEM_ID = bytes.fromhex("edef8ba979d64acea3c827dcd51d21ed")
+# The SDK's parsers behind endpoints of the license server's own: its generic parsing, alone.
+JSON_ENDPOINT = TestLicenseEndpoint(
+    "/json", "com.widevine.alpha", frozenset({"com.widevine.alpha"}), parse_json_test_challenge
+)
+XML_ENDPOINT = TestLicenseEndpoint(
+    "/xml", "com.netflix.playready", frozenset({"com.netflix.playready"}), parse_xml_test_challenge
+)
+
+
+def parse_widevine_challenge(body: bytes) -> TestChallenge:
+    return parse_challenge(JSON_ENDPOINT, body)
+
+
+def parse_playready_challenge(body: bytes) -> TestChallenge:
+    return parse_challenge(XML_ENDPOINT, body)
+
+
+@pytest.fixture(autouse=True)
+def _plugins_installed(plugin_endpoints: list[TestLicenseEndpoint]) -> None:
+    paths = {e.path for e in plugin_endpoints}
+    wanted = {"/refcdm/widevine/license", "/refcdm/playready/license", "/refcdm/netflix/license"}
+    if not wanted <= paths:
+        pytest.skip("the Widevine and PlayReady/Netflix plugins are not installed")
 
 
 class Recorder:
@@ -339,3 +373,89 @@ def test_playready_parser_fuzz_only_raises_typed_errors(body: bytes) -> None:
         assert exc.status == 400
         return
     assert challenge.kids and all(1 <= len(k) <= 16 for k in challenge.kids)
+
+
+# -- the generic route, whatever the plugin -------------------------------------------------------
+
+
+def test_installed_plugins_declare_the_reference_cdm_endpoints(
+    plugin_endpoints: list[TestLicenseEndpoint],
+) -> None:
+    declared = {e.path: (e.key_system, e.key_systems) for e in plugin_endpoints}
+    assert declared["/refcdm/widevine/license"] == ("com.widevine.alpha", {"com.widevine.alpha"})
+    assert declared["/refcdm/playready/license"] == (
+        "com.microsoft.playready",
+        {"com.microsoft.playready", "com.youtube.playready"},
+    )
+    assert declared["/refcdm/netflix/license"] == (
+        "com.netflix.playready",
+        {"com.netflix.playready"},
+    )
+
+
+def test_a_plugin_parser_raising_value_error_gives_400() -> None:
+    def strict(body: bytes) -> TestChallenge:
+        raise ValueError("not a vendor challenge")
+
+    endpoint = TestLicenseEndpoint("/x", "com.example", frozenset({"com.example"}), strict)
+    with pytest.raises(LicenseServerError) as caught:
+        parse_challenge(endpoint, b"anything")
+    assert caught.value.status == 400 and caught.value.code == "invalid_request"
+    assert "not a vendor challenge" in str(caught.value)
+
+
+def test_any_declared_endpoint_is_served_by_the_generic_code(store: KeyStore) -> None:
+    def parse(body: bytes) -> TestChallenge:
+        key_system, kid = body.decode().split()
+        return TestChallenge(key_system, "license-request", "s1", (bytes.fromhex(kid),))
+
+    endpoint = TestLicenseEndpoint(
+        "/example/license", "com.example", frozenset({"com.example", "com.example.b"}), parse
+    )
+    app = create_app(store, LicenseServerSettings(), test_endpoints=[endpoint])
+    with (
+        LicenseServerThread(app, "127.0.0.1", 0) as server,
+        httpx.Client(base_url=server.url, timeout=10) as client,
+    ):
+        issued = client.post("/example/license", content=f"com.example.b {KID_A.hex()}")
+        assert issued.status_code == 200, issued.text
+        assert issued.json() == {
+            "drmkit_test_license": 1,
+            "key_system": "com.example.b",
+            "session_id": "s1",
+            "keys": [{"kid": KID_A.hex(), "key": KEY_A.hex()}],
+        }
+        unknown = client.post("/example/license", content=f"com.example {UNKNOWN.hex()}")
+        assert unknown.status_code == 404
+        assert unknown.json()["error"]["kids"] == [UNKNOWN.hex()]
+        other = client.post("/example/license", content=f"com.other {KID_A.hex()}")
+        assert other.status_code == 400
+        assert other.json()["error"]["message"] == (
+            "this endpoint serves com.example; the challenge is for 'com.other'"
+        )
+        assert client.post("/refcdm/widevine/license", content=b"x").status_code == 404
+        metrics = client.get("/metrics").text
+        assert 'key_system="com.example",operation="license",outcome="ok"} 1.0' in metrics
+
+
+def test_test_endpoints_and_a_full_route_list_are_exclusive(store: KeyStore) -> None:
+    with pytest.raises(ValueError, match="not both"):
+        create_app(store, LicenseServerSettings(), test_endpoints=[JSON_ENDPOINT], endpoints=())
+
+
+@pytest.mark.parametrize("path", ["/clearkey/license", "/healthz", "/metrics"])
+def test_an_endpoint_cannot_take_another_route(path: str) -> None:
+    endpoint = TestLicenseEndpoint(
+        path, "com.example", frozenset({"com.example"}), parse_json_test_challenge
+    )
+    with pytest.raises(ValueError, match=f"two license server routes at {path}"):
+        license_endpoints([endpoint])
+
+
+@pytest.mark.parametrize(
+    ("path", "key_systems"),
+    [("refcdm/x", {"com.example"}), ("//x", {"com.example"}), ("/x", {"com.other"})],
+)
+def test_endpoint_declarations_are_checked(path: str, key_systems: set[str]) -> None:
+    with pytest.raises(ValueError):
+        TestLicenseEndpoint(path, "com.example", frozenset(key_systems), parse_json_test_challenge)

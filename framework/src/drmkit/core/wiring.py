@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from drmkit.config import CoreConfig
 from drmkit.core.factory import MediaKeysFactory
-from drmkit.keysystems.manager import DrmPluginManager
+from drmkit.keysystems.manager import DrmPluginManager, build_installed_plugin_manager
 from prometheus_client import CollectorRegistry
 
 if TYPE_CHECKING:
@@ -57,6 +57,14 @@ def new_metrics_registry() -> CollectorRegistry:
 def build_plugin_manager(settings: CoreConfig, registry: CollectorRegistry) -> DrmPluginManager:
     """Load the enabled key-system plugins and build their routes."""
     return DrmPluginManager(settings.plugins, registry)
+
+
+def installed_plugin_manager(settings: CoreConfig) -> DrmPluginManager:
+    """Load every installed plugin not in ``plugins.disabled`` (the license server's endpoints).
+
+    Its metrics go to a registry of its own: its plugins serve no sessions.
+    """
+    return build_installed_plugin_manager(settings.plugins, new_metrics_registry())
 
 
 def open_media_keys_factory(

@@ -29,6 +29,7 @@ from drmkit.keysystems.routing import KeySystemRoute
 from drmkit.keysystems.wrappers import ObservingPlugin
 from drmkit.sdk import PROJECT_NAME
 from drmkit.sdk.model import KeySystemInfo
+from drmkit.sdk.test_license import TestLicenseEndpoint
 from prometheus_client import CollectorRegistry
 
 log = logging.getLogger(__name__)
@@ -196,6 +197,38 @@ class DrmPluginManager:
             return {"error": f"{type(exc).__name__}: {exc}"}
         return result if isinstance(result, dict) else None
 
+    def test_license_endpoints(self) -> list[TestLicenseEndpoint]:
+        """Collect the test-license routes every key-system plugin declares, ordered by path.
+
+        :raises PluginLoadError: a plugin fails in ``drm_test_license_endpoints``, declares
+            something that is not a ``TestLicenseEndpoint``, or claims a path another plugin
+            claimed.
+        """
+        claimed: dict[str, tuple[str, TestLicenseEndpoint]] = {}
+        for name in self._key_system_plugins:
+            others = [p for n, p in self._key_system_plugins.items() if n != name]
+            caller = self.pm.subset_hook_caller("drm_test_license_endpoints", remove_plugins=others)
+            try:
+                declared = [e for result in caller() for e in (result or [])]
+            except Exception as exc:
+                raise PluginLoadError(
+                    f"key-system plugin {name!r} failed in drm_test_license_endpoints:"
+                    f" {type(exc).__name__}: {exc}"
+                ) from exc
+            for endpoint in declared:
+                if not isinstance(endpoint, TestLicenseEndpoint):
+                    raise PluginLoadError(
+                        f"key-system plugin {name!r} declared {endpoint!r},"
+                        " not a TestLicenseEndpoint"
+                    )
+                if endpoint.path in claimed:
+                    raise PluginLoadError(
+                        f"test-license path {endpoint.path} is claimed by two plugins:"
+                        f" {claimed[endpoint.path][0]!r}, {name!r}"
+                    )
+                claimed[endpoint.path] = (name, endpoint)
+        return [endpoint for _, (_, endpoint) in sorted(claimed.items())]
+
     def license_helper(self, key_system: str) -> Any:
         """Return the license helper of ``key_system`` (``InterfaceNotImplementedError``: none)."""
         return self.route(key_system).call("drm_license_helper", key_system=key_system)
@@ -238,6 +271,20 @@ def build_plugin_manager(
 ) -> DrmPluginManager:
     """Build the plugin manager for ``settings`` (the container's provider)."""
     return DrmPluginManager(settings, registry)
+
+
+def build_installed_plugin_manager(
+    settings: PluginSettings, registry: CollectorRegistry | None = None
+) -> DrmPluginManager:
+    """Build a plugin manager over every installed plugin that ``plugins.disabled`` does not block.
+
+    For what plugins contribute whether or not ``plugins.enabled`` names them, as ``drmkit
+    inspect`` describes init data with every installed plugin: the license server's test-license
+    endpoints. Start-up errors are the usual ones (a plugin that fails to import is named; block
+    it with ``plugins.disabled``).
+    """
+    enabled = sorted(installed_entry_points())
+    return DrmPluginManager(settings.model_copy(update={"enabled": enabled}), registry)
 
 
 def probe_key_systems(entry_point: PluginEntryPoint) -> tuple[list[KeySystemInfo], str | None]:

@@ -18,7 +18,9 @@ from drmkit.errors import DrmError, FailError, InterfaceNotImplementedError
 from drmkit.keysystems.errors import translate_exception
 from drmkit.sdk.model import KeySystemCapabilities, KeySystemInfo
 
-DECLARATION_HOOKS = frozenset({"drm_key_systems", "drm_describe_init_data"})
+DECLARATION_HOOKS = frozenset(
+    {"drm_key_systems", "drm_describe_init_data", "drm_test_license_endpoints"}
+)
 """Hooks that are not routed per key system."""
 
 

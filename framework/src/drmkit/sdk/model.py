@@ -108,8 +108,9 @@ class SessionCallbacks(Protocol):
     The HAL's ``drmkit_hal.SessionCallbacks`` plus an optional message type on challenges: a
     plugin whose CDM tells license requests, renewals and releases apart (Widevine's
     ``"<n>:Type:"`` prefix) passes it on; without it the core tells a request from a renewal by
-    order. Pass the object to the CDM as is (``construct_session(..., callbacks)``), or put a filter
-    of your own in between. Called on the CDM's thread.
+    order. An object of this type satisfies the HAL's protocol, so it can be given to the CDM as
+    is; ``OcdmKeySystemPlugin.construct_session`` does, unless the plugin's ``wrap_callbacks``
+    puts a filter of its own in between. Called on the CDM's thread.
     """
 
     def on_challenge(
@@ -159,10 +160,11 @@ class SystemContext:
 class SessionContext:
     """One key session's view for the session hooks.
 
-    The framework owns ``session_id``, ``session_type``, ``system`` and ``callbacks`` (an object
-    with the HAL ``SessionCallbacks`` methods that carries CDM callbacks to the core's event loop;
-    pass it to the CDM as is). The plugin owns ``cdm`` (the CDM session handle, ``None`` until the
-    plugin constructs it) and ``state`` (anything else the plugin keeps per session).
+    The framework owns ``session_id``, ``session_type``, ``system`` and ``callbacks`` (a
+    :class:`SessionCallbacks` that carries CDM callbacks to the core's event loop; its
+    ``on_challenge`` takes an optional message type). The plugin owns ``cdm`` (the CDM session
+    handle, ``None`` until the plugin constructs it) and ``state`` (anything else the plugin keeps
+    per session).
     """
 
     __slots__ = ("callbacks", "cdm", "session_id", "session_type", "state", "system")

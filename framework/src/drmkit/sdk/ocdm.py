@@ -1,21 +1,28 @@
 """The generic OCDM mapping: every drmkit hook implemented once with the OpenCDM call sequence.
 
 A key-system plugin subclasses :class:`OcdmKeySystemPlugin`, declares its key systems, and overrides
-only what differs. The override points are plain methods:
+only what differs. The override points are plain methods and class attributes:
 
-- :meth:`~OcdmKeySystemPlugin.validate_init_data` / :meth:`~OcdmKeySystemPlugin.validate_license`:
-  syntax checks before anything reaches the CDM;
-- :meth:`~OcdmKeySystemPlugin.drm_generate_request`, ``drm_update_session``,
-  ``drm_close_session``: e.g. PlayReady/Netflix pulls the challenge with ``get_challenge_data``,
-  stores licenses with ``store_license_data`` and closes with ``cancel_challenge_data`` +
-  ``clean_decrypt_context``;
+- :meth:`~OcdmKeySystemPlugin.validate_init_data`: init-data syntax, checked before the CDM;
+- :meth:`~OcdmKeySystemPlugin.cdm_init_data` / :meth:`~OcdmKeySystemPlugin.cdm_init_data_types`:
+  init data in a form the loaded CDM parses (its profile lists what it parses right);
+- :meth:`~OcdmKeySystemPlugin.wrap_callbacks`: a filter of the plugin's own between the CDM's
+  callbacks and the core's (Widevine strips its message prefix and passes the message type on);
+- :attr:`~OcdmKeySystemPlugin.session_state_type`: what the plugin keeps per session
+  (``session.state``), a subclass of :class:`OcdmSessionState`;
+- :meth:`~OcdmKeySystemPlugin.prepare_license` (by default :meth:`validate_license`) and
+  :meth:`~OcdmKeySystemPlugin.apply_license`: what an update gives the CDM, and how (Clear Key
+  splits multi-key licenses for CDMs that take one key per license; Netflix stores licenses with
+  ``store_license_data``);
 - :attr:`~OcdmKeySystemPlugin.extended_interface`: ``True`` enables the OCDM extension calls
   (DRM header, key selection, stores, LDL), which crash on CDMs without them (``ocdm-abi`` §5.6);
   the HAL also refuses them where the CDM profile says the CDM has no extension interface;
-- :meth:`~OcdmKeySystemPlugin.cdm_init_data` / :meth:`~OcdmKeySystemPlugin.cdm_init_data_types`:
-  init data in a form the loaded CDM parses (its profile lists what it parses right);
-- :meth:`~OcdmKeySystemPlugin.apply_license`: how a license reaches the CDM (Clear Key splits
-  multi-key licenses for CDMs that take one key per license).
+- :attr:`~OcdmKeySystemPlugin.test_license_endpoints`: the license-server routes for the plugin's
+  test challenges (hook ``drm_test_license_endpoints``).
+
+A hook whose flow differs is overridden as a whole (the Netflix flow pulls its challenge in
+``drm_generate_request`` and closes with ``cancel_challenge_data`` + ``clean_decrypt_context``);
+it keeps using :meth:`~OcdmKeySystemPlugin.construct_session`, never a copy of it.
 
 Flow (Rialto ``MediaKeySession``): the CDM session is constructed on the first generate request
 (``opencdm_construct_session``), a DRM header set before that is queued and applied right after
@@ -24,9 +31,8 @@ construct, ``update``/``close``/``remove``/``load`` map one to one, release dest
 
 from __future__ import annotations
 
-import logging
 import threading
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from drmkit.errors import (
     FailError,
@@ -35,11 +41,12 @@ from drmkit.errors import (
     NotSupportedError,
     OutputRestrictedError,
 )
-from drmkit.events import KeyStatus
+from drmkit.events import KeyStatus, MessageType
 from drmkit.sdk.markers import PROJECT_NAME, hookimpl
 from drmkit.sdk.model import (
     KeySystemCapabilities,
     KeySystemInfo,
+    SessionCallbacks,
     SessionContext,
     SystemContext,
     adapt_capabilities,
@@ -51,6 +58,7 @@ from drmkit.sdk.ocdm_status import (
     key_status_for,
     license_type_for,
 )
+from drmkit.sdk.test_license import TestLicenseEndpoint
 from drmkit.types import DecryptParams, LimitedDurationLicense
 from drmkit_hal import (
     CdmProfile,
@@ -63,8 +71,7 @@ from drmkit_hal import (
     Pattern,
     Subsample,
 )
-
-log = logging.getLogger(__name__)
+from drmkit_hal import SessionCallbacks as CdmCallbacks
 
 # MediaKeys using each shared HAL CdmSystem (keyed by id(); entries live while the system does).
 _system_users: dict[int, int] = {}
@@ -72,13 +79,29 @@ _system_users_lock = threading.Lock()
 
 
 class OcdmSessionState:
-    """What the generic mapping keeps per session besides the CDM session (``session.state``)."""
+    """What the generic mapping keeps per session besides the CDM session (``session.state``).
+
+    A plugin that keeps more subclasses it and names the subclass in
+    :attr:`OcdmKeySystemPlugin.session_state_type`.
+    """
 
     __slots__ = ("callbacks", "queued_drm_header")
 
     def __init__(self) -> None:
         self.queued_drm_header: bytes | None = None
         self.callbacks: KeyBatchGate | None = None
+
+    @classmethod
+    def of(cls, session: SessionContext) -> Self:
+        """Return ``session.state``, first made an instance of this class if it is none yet.
+
+        Sessions get their state in ``drm_create_session``; this also covers a session whose
+        state was never made (a context built by hand, e.g. in a test).
+        """
+        state = session.state
+        if not isinstance(state, cls):
+            state = session.state = cls()
+        return state
 
 
 class KeyBatchGate:
@@ -91,14 +114,16 @@ class KeyBatchGate:
 
     __slots__ = ("_held", "_pending", "_target")
 
-    def __init__(self, target: Any) -> None:
+    def __init__(self, target: SessionCallbacks) -> None:
         self._target = target
         self._held = False
         self._pending = False
 
-    def on_challenge(self, url: str, challenge: bytes) -> None:
-        """Forward a challenge."""
-        self._target.on_challenge(url, challenge)
+    def on_challenge(
+        self, url: str, challenge: bytes, message_type: MessageType | None = None
+    ) -> None:
+        """Forward a challenge (with its message type, when a plugin's filter knows it)."""
+        self._target.on_challenge(url, challenge, message_type)
 
     def on_key_update(self, key_id: bytes) -> None:
         """Forward a key update."""
@@ -138,6 +163,12 @@ class OcdmKeySystemPlugin:
     extended_interface: ClassVar[bool] = False
     """Whether the CDM implements the OCDM extension calls (PlayReady); gates them."""
 
+    session_state_type: ClassVar[type[OcdmSessionState]] = OcdmSessionState
+    """The class of ``session.state`` (a subclass of :class:`OcdmSessionState` keeps more)."""
+
+    test_license_endpoints: ClassVar[tuple[TestLicenseEndpoint, ...]] = ()
+    """License-server routes for this plugin's test challenges (``drm_test_license_endpoints``)."""
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Keep overridden hooks registered: an override needs no ``@hookimpl`` of its own."""
         super().__init_subclass__(**kwargs)
@@ -157,7 +188,12 @@ class OcdmKeySystemPlugin:
         """Declare :attr:`key_systems`."""
         return list(self.key_systems)
 
-    # -- syntax checks (override points) -----------------------------------------------------
+    @hookimpl
+    def drm_test_license_endpoints(self) -> list[TestLicenseEndpoint]:
+        """Declare :attr:`test_license_endpoints`."""
+        return list(self.test_license_endpoints)
+
+    # -- syntax checks and licenses (override points) ----------------------------------------
 
     def validate_init_data(self, init_data_type: str, init_data: bytes) -> None:
         """Raise ``InvalidInitDataError`` if ``init_data`` is malformed for its type."""
@@ -165,9 +201,36 @@ class OcdmKeySystemPlugin:
     def validate_license(self, session: SessionContext, response: bytes) -> None:
         """Raise ``InvalidLicenseError`` if ``response`` is malformed."""
 
-    # -- system level ------------------------------------------------------------------------
+    def prepare_license(self, session: SessionContext, response: bytes) -> bytes:
+        """Check a license and return what to give the CDM (default: :meth:`validate_license`).
 
-    # -- the loaded CDM (override points) ------------------------------------------------------
+        Override to check the license against the session or to rewrite it (e.g. fill in the
+        session a test license is addressed to).
+        """
+        self.validate_license(session, response)
+        return response
+
+    def apply_license(self, session: SessionContext, response: bytes) -> None:
+        """Give a prepared license to the CDM (default: one ``opencdm_session_update``)."""
+        self._cdm(session).update(response)
+
+    # -- per-session state and callbacks (override points) -----------------------------------
+
+    def session_state(self, session: SessionContext) -> OcdmSessionState:
+        """Return the session's state, an instance of :attr:`session_state_type`."""
+        return self.session_state_type.of(session)
+
+    def wrap_callbacks(self, session: SessionContext, callbacks: SessionCallbacks) -> CdmCallbacks:
+        """Return the object the CDM calls back: ``callbacks`` (default) or a filter around it.
+
+        ``callbacks`` carries the CDM's events to the core (``session.callbacks`` behind the
+        :meth:`key_batch` gate); a filter may reinterpret the CDM's messages and pass a
+        ``MessageType`` to ``callbacks.on_challenge``. Called before each construct; the filter
+        runs on the CDM's thread and must never call the CDM.
+        """
+        return callbacks
+
+    # -- the loaded CDM (override points) ----------------------------------------------------
 
     def cdm_init_data_types(self, declared: frozenset[str], profile: CdmProfile) -> frozenset[str]:
         """Return the declared init-data types this plugin can give the CDM of ``profile``.
@@ -182,10 +245,6 @@ class OcdmKeySystemPlugin:
     ) -> tuple[str, bytes]:
         """Return the init data to construct the CDM session with (default: unchanged)."""
         return init_data_type, init_data
-
-    def apply_license(self, session: SessionContext, response: bytes) -> None:
-        """Give a validated license to the CDM (default: one ``opencdm_session_update``)."""
-        self._cdm(session).update(response)
 
     @hookimpl
     def drm_cdm_capabilities(
@@ -289,7 +348,8 @@ class OcdmKeySystemPlugin:
 
     @hookimpl
     def drm_create_session(self, session: SessionContext) -> None:
-        """Nothing to do: the CDM session is constructed on the first generate request."""
+        """Give the session its state; the CDM session is constructed on the first request."""
+        session.state = self.session_state_type()
 
     @hookimpl
     def drm_generate_request(
@@ -313,22 +373,22 @@ class OcdmKeySystemPlugin:
     ) -> CdmSession:
         """``opencdm_construct_session``, then apply a queued DRM header.
 
-        The init data goes through :meth:`cdm_init_data` first (a form the loaded CDM parses).
+        The init data goes through :meth:`cdm_init_data` first (a form the loaded CDM parses); the
+        CDM calls back through :meth:`wrap_callbacks`, then the :meth:`key_batch` gate, to
+        ``session.callbacks``.
         """
         system = self._system(session.system)
         init_data_type, init_data = self.cdm_init_data(
             session.system.profile, init_data_type, init_data
         )
-        state = session.state
-        if not isinstance(state, OcdmSessionState):
-            state = session.state = OcdmSessionState()
+        state = self.session_state(session)
         state.callbacks = KeyBatchGate(session.callbacks)
         cdm = system.construct_session(
             LicenseType(license_type_for(session.session_type)),
             init_data_type,
             init_data,
             cdm_data,
-            state.callbacks,
+            self.wrap_callbacks(session, state.callbacks),
         )
         session.cdm = cdm
         if state.queued_drm_header is not None:
@@ -358,9 +418,8 @@ class OcdmKeySystemPlugin:
 
     @hookimpl
     def drm_update_session(self, session: SessionContext, response: bytes) -> None:
-        """Validate the license, then give it to the CDM (:meth:`apply_license`)."""
-        self.validate_license(session, response)
-        self.apply_license(session, response)
+        """:meth:`prepare_license`, then give the result to the CDM (:meth:`apply_license`)."""
+        self.apply_license(session, self.prepare_license(session, response))
 
     @hookimpl
     def drm_close_session(self, session: SessionContext) -> None:
@@ -407,9 +466,7 @@ class OcdmKeySystemPlugin:
         """``opencdm_session_set_drm_header`` (extension); queued until construct."""
         self._require_extended(session.system, "set_drm_header")
         if session.cdm is None:
-            if not isinstance(session.state, OcdmSessionState):
-                session.state = OcdmSessionState()
-            session.state.queued_drm_header = header
+            self.session_state(session).queued_drm_header = header
             return
         session.cdm.set_drm_header(header)
 

@@ -13,16 +13,18 @@ Widevine, PlayReady and Netflix simulations speak drmkit's test formats instead:
     {"drmkit_test_license": 1, "key_system": "...", "session_id": "..."?,
      "keys": [{"kid": "<hex>", "key": "<hex>", "status": "usable"?}], "type": "..."?}
 
-The license server issues licenses for these challenges and the key-system plugins check both
-before they reach the CDM; this module is the one definition of both formats. A real CDM takes the
-vendor's own messages: anything that is not a test license is left to the plugin and the CDM.
+The license server issues licenses for these challenges at the routes plugins declare
+(:class:`TestLicenseEndpoint`, hook ``drm_test_license_endpoints``), and the key-system plugins
+check both before they reach the CDM; this module is the one definition of both formats. A real CDM
+takes the vendor's own messages: anything that is not a test license is left to the plugin and the
+CDM.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -253,3 +255,37 @@ def parse_xml_test_challenge(body: bytes) -> TestChallenge:
         raise TestChallengeError("DrmkitTestRequest lacks KeySystem, Type or SessionId")
     kids = [(e.text or "").strip() for e in request if _local_name(e.tag) == "KID"]
     return TestChallenge(key_system, message_type, session_id, _hex_kids(kids))
+
+
+# ---- license-server endpoints -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TestLicenseEndpoint:
+    """A license-server route that answers one simulated key system's test challenges.
+
+    Declared by a plugin through the ``drm_test_license_endpoints`` hook. The license server
+    answers ``POST path`` itself, from its key store: ``parse_challenge`` reads the body (a
+    :class:`TestChallengeError`, or any ``ValueError``, is HTTP 400 with its message), a challenge
+    naming a key system outside ``key_systems`` is refused (400), and the answer is the test
+    license (:func:`license_document`) for every key id the challenge names. ``key_system`` is the
+    key system the route is for (metrics and logs label requests with it).
+
+    :raises ValueError: ``path`` is not an absolute URL path, or ``key_systems`` lacks
+        ``key_system``.
+    """
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    path: str
+    key_system: str
+    key_systems: frozenset[str]
+    parse_challenge: Callable[[bytes], TestChallenge]
+
+    def __post_init__(self) -> None:
+        if not self.path.startswith("/") or self.path.startswith("//") or "?" in self.path:
+            raise ValueError(f"a test-license endpoint path starts with one '/': {self.path!r}")
+        if self.key_system not in self.key_systems:
+            raise ValueError(
+                f"the endpoint {self.path} for {self.key_system} does not accept its own key system"
+            )

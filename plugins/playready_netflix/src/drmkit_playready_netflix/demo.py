@@ -29,9 +29,8 @@ from drmkit.sdk import (
 from drmkit.sdk import DemoCheckError as DemoError
 
 from drmkit_playready_netflix.dpi import DpiDrmSession, LoopRunner, NetflixDpi
-from drmkit_playready_netflix.license_helper import PlayReadyLicenseHelper
+from drmkit_playready_netflix.license_helper import NetflixLicenseHelper
 
-NETFLIX = "com.netflix.playready"
 STATUS_WAIT_S = 5.0
 _SESSION = "netflix_dpi_session"
 
@@ -46,7 +45,7 @@ def _session(ctx: Any) -> DpiDrmSession:
 async def create_drm_session(ctx: Any) -> str:
     """DPI ``createDrmSession(content_id, license_type, drm_header)``."""
     dpi = NetflixDpi(ctx.media_keys, LoopRunner(asyncio.get_running_loop()))
-    header = PlayReadyLicenseHelper(NETFLIX).header([ctx.kid], {ctx.kid: ctx.key})
+    header = NetflixLicenseHelper().header([ctx.kid], {ctx.kid: ctx.key})
     session = await asyncio.to_thread(
         dpi.create_drm_session, "drmkit-demo", KeySessionType.TEMPORARY, header
     )
@@ -63,7 +62,7 @@ async def get_challenge_data(ctx: Any) -> str:
     challenge = await asyncio.to_thread(session.get_challenge_data, False)
     waited = time.monotonic() - started
     ctx.license_request = LicenseRequest(session.session_id, challenge, "")
-    asked = PlayReadyLicenseHelper(NETFLIX).key_ids_of_request(challenge)
+    asked = NetflixLicenseHelper().key_ids_of_request(challenge)
     if ctx.kid not in asked:
         raise DemoError(f"the challenge names {[k.hex() for k in asked]}, not our key id")
     return f"{len(challenge)}-byte challenge after {waited * 1000:.0f} ms"

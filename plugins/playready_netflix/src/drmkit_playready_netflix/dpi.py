@@ -48,8 +48,9 @@ from drmkit.sdk import (
     LimitedDurationLicense,
 )
 
+from drmkit_playready_netflix.keysystems import NETFLIX
+
 T = TypeVar("T")
-NETFLIX = "com.netflix.playready"
 PREVIOUS_CHALLENGE_WAIT_S = 0.25
 """How long a challenge fetch waits for one still in flight (rialto-ocdm: 250 ms)."""
 CHALLENGE_WAIT_S = 1.0
@@ -335,6 +336,8 @@ class NetflixDpi:
         request_wait: float = CHALLENGE_WAIT_S,
         call_timeout: float = CALL_TIMEOUT_S,
     ) -> None:
+        # An argument check of this application-facing facade, not plugin behaviour: the DPI's
+        # pull model needs the Netflix flow, which only the Netflix key system's plugin runs.
         if media_keys.key_system != NETFLIX:
             raise ValueError(f"the Netflix DPI needs a {NETFLIX} MediaKeys")
         self.media_keys = media_keys

@@ -28,7 +28,6 @@ from drmkit_playready_netflix.header import HeaderError, PlayReadyHeader, parse_
 
 INIT_DATA_TYPES = frozenset({"cenc", "drmheader"})
 WRMHEADER_RECORD = 1
-EMBEDDED_LICENSE_STORE_RECORD = 3
 _PRO_HEADER = struct.Struct("<IH")
 _RECORD = struct.Struct("<HH")
 
@@ -61,11 +60,6 @@ class PlayReadyInitData:
         for header in self.headers:
             out.update(dict.fromkeys(header.key_ids))
         return tuple(out)
-
-    @property
-    def la_url(self) -> str:
-        """The first header's LA_URL (``""`` if none gives one)."""
-        return next((h.la_url for h in self.headers if h.la_url), "")
 
 
 def parse_playready_object(data: bytes) -> list[ProRecord]:
@@ -133,7 +127,7 @@ def parse_pro_or_header(data: bytes, where: str = "the DRM header") -> PlayReady
     if _looks_like_pro(data):
         headers = []
         for record in parse_playready_object(data):
-            if record.record_type != WRMHEADER_RECORD:
+            if record.record_type != WRMHEADER_RECORD:  # e.g. 3, an embedded license store
                 continue
             try:
                 headers.append(parse_header(record.value))

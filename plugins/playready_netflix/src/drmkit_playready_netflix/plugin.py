@@ -1,18 +1,31 @@
-"""The PlayReady and Netflix PlayReady key-system plugin on the generic OCDM mapping.
+"""The PlayReady and Netflix PlayReady key-system plugins on the generic OCDM mapping.
 
-Published as entry point ``playready_netflix = "drmkit_playready_netflix.plugin:plugin"`` in group
-``drmkit.keysystems``. Both key systems use the OCDM extension interface (DRM header, key
-selection, stores, LDL limit, DRM time); the plugin only ever serves these two key systems, so the
-extension calls never reach a ClearKey or Widevine CDM session (where the real OCDM crashes).
+Two plugin classes, one per key system, each published as its own entry point in group
+``drmkit.keysystems``::
 
-``com.microsoft.playready`` (alias of the reference CDM: ``com.youtube.playready``) follows the
-generic flow: the CDM sends its challenge during construct, with the header's ``LA_URL`` as url;
-``update`` and ``close`` are the generic ones.
+    playready = "drmkit_playready_netflix.plugin:playready"   # com.microsoft.playready
+    netflix = "drmkit_playready_netflix.plugin:netflix"       # com.netflix.playready
 
-``com.netflix.playready`` follows the Netflix flow (Rialto's extended branch, as in the original
-MKS design, selected by key system):
+Both use the OCDM extension interface (DRM header, key selection, stores, LDL limit, DRM time);
+they only ever serve these key systems, so the extension calls never reach a ClearKey or Widevine
+CDM session (where the real OCDM crashes). The framework routes each key system to its plugin:
+neither compares key-system strings.
 
-- a DRM header set before the CDM session exists is queued and applied after construct;
+:class:`PlayReadyPlugin` (``com.microsoft.playready``; the reference CDM's alias
+``com.youtube.playready`` in test licenses) follows the generic flow: the CDM sends its challenge
+during construct, with the header's ``LA_URL`` as url; ``update`` and ``close`` are the generic
+ones. On top of :class:`drmkit.sdk.OcdmKeySystemPlugin`:
+
+- init data and DRM headers are parsed before the CDM; the header a session was built with (or
+  last given) is kept, and a test license's keys must match the CHECKSUMs it gives;
+- the CDM's ``"properties"`` message (play levels) is kept in the session state, never delivered
+  as a renewal (:class:`~drmkit_playready_netflix.session_state.PlayReadyCallbacks`);
+- ``select_key_id`` reaches the CDM only when the binding changes;
+- an LDL request is ``NotSupportedError`` (LDL belongs to the Netflix flow).
+
+:class:`NetflixPlugin` (``com.netflix.playready``) is a :class:`PlayReadyPlugin` with the Netflix
+flow (Rialto's extended branch, as in the original MKS design):
+
 - every ``generate_request`` pulls the challenge with ``get_challenge_data`` (size pass, then data
   pass; ``is_ldl`` from the limited-duration-license state) and emits it as the license request
   with an empty url; a zero size is a ``FailError``;
@@ -20,16 +33,13 @@ MKS design, selected by key system):
 - ``close`` is ``cancel_challenge_data`` then ``clean_decrypt_context``; both are attempted and a
   failure of either fails the close (Rialto only logs it: hazard "hidden failure on extended
   close");
-- ``select_key_id`` reaches the CDM only when the binding changes; a sample naming a key binds it
-  first (Rialto's decryptor); a sample without a key id uses the application's selected key.
-
-Everything not listed here comes from :class:`drmkit.sdk.OcdmKeySystemPlugin`.
+- a sample naming a key binds it first (Rialto's decryptor); a sample without a key id uses the
+  application's selected key.
 """
 
 from __future__ import annotations
 
-import logging
-from typing import Any
+from typing import Any, ClassVar
 
 from drmkit.sdk import (
     PLAYREADY_SYSTEM_ID,
@@ -46,32 +56,26 @@ from drmkit.sdk import (
     MessageType,
     NotSupportedError,
     OcdmKeySystemPlugin,
+    SessionCallbacks,
     SessionContext,
+    TestLicenseEndpoint,
     hookimpl,
-    license_type_for,
+    parse_xml_test_challenge,
 )
-from drmkit_hal import CdmSession, LicenseType, OcdmCallError
+from drmkit_hal import OcdmCallError
 
 from drmkit_playready_netflix.header import HeaderError
 from drmkit_playready_netflix.initdata import (
     INIT_DATA_TYPES,
-    PlayReadyInitData,
     describe_playready_data,
     parse_init_data,
     parse_pro_or_header,
 )
-from drmkit_playready_netflix.license_helper import PlayReadyLicenseHelper
+from drmkit_playready_netflix.keysystems import NETFLIX, PLAYREADY, YOUTUBE_PLAYREADY
+from drmkit_playready_netflix.license_helper import NetflixLicenseHelper, PlayReadyLicenseHelper
 from drmkit_playready_netflix.licenses import check_test_license
 from drmkit_playready_netflix.session_state import PlayReadyCallbacks, PlayReadySessionState
 
-log = logging.getLogger(__name__)
-
-PLAYREADY = "com.microsoft.playready"
-NETFLIX = "com.netflix.playready"
-_LICENSE_KEY_SYSTEMS = {
-    PLAYREADY: frozenset({PLAYREADY, "com.youtube.playready"}),
-    NETFLIX: frozenset({NETFLIX}),
-}
 ROBUSTNESS_LEVELS = ("", "150", "2000", "3000")
 """PlayReady security levels as EME robustness strings; which one a device meets is its CDM's."""
 
@@ -99,28 +103,53 @@ NETFLIX_INFO = KeySystemInfo(
     description="Netflix PlayReady (pulled challenges, stored licenses, key selection, LDL)",
 )
 
+PLAYREADY_ENDPOINT = TestLicenseEndpoint(
+    path="/refcdm/playready/license",
+    key_system=PLAYREADY,
+    key_systems=frozenset({PLAYREADY, YOUTUBE_PLAYREADY}),
+    parse_challenge=parse_xml_test_challenge,
+)
+"""The license server's route for the reference CDM's PlayReady test challenges."""
 
-class PlayReadyNetflixPlugin(OcdmKeySystemPlugin):
-    """PlayReady and Netflix PlayReady on the generic OCDM mapping."""
+NETFLIX_ENDPOINT = TestLicenseEndpoint(
+    path="/refcdm/netflix/license",
+    key_system=NETFLIX,
+    key_systems=frozenset({NETFLIX}),
+    parse_challenge=parse_xml_test_challenge,
+)
+"""The license server's route for the Netflix simulation's (pulled) test challenges."""
 
-    key_systems = (PLAYREADY_INFO, NETFLIX_INFO)
+
+class PlayReadyPlugin(OcdmKeySystemPlugin):
+    """``com.microsoft.playready`` on the generic OCDM mapping."""
+
+    key_systems = (PLAYREADY_INFO,)
     extended_interface = True
+    session_state_type = PlayReadySessionState
+    test_license_endpoints = (PLAYREADY_ENDPOINT,)
+    license_key_systems: ClassVar[frozenset[str]] = PLAYREADY_ENDPOINT.key_systems
+    """Key systems a test license given to a session may name."""
+    license_helper_type: ClassVar[type[PlayReadyLicenseHelper]] = PlayReadyLicenseHelper
+    """The conformance kit's and the demo's license helper (``drm_license_helper``)."""
 
-    def validate_init_data(self, init_data_type: str, init_data: bytes) -> None:
-        """Parse the init data for its type (``InvalidInitDataError`` when malformed)."""
-        parse_init_data(init_data_type, init_data)
+    def wrap_callbacks(
+        self, session: SessionContext, callbacks: SessionCallbacks
+    ) -> PlayReadyCallbacks:
+        """Keep the CDM's ``"properties"`` message (play levels) out of the license messages."""
+        return PlayReadyCallbacks(callbacks, PlayReadySessionState.of(session))
 
     def prepare_license(self, session: SessionContext, response: bytes) -> bytes:
         """Check ``response`` and return what to give the CDM.
 
-        A test license must be for this key system and session (one naming no session gets this
-        session's id), and each key must match the CHECKSUM the session's header gives for its
-        KID. Anything else goes to the CDM untouched (a real PlayReady license).
+        A test license must be for one of :attr:`license_key_systems` and for this session (one
+        naming no session gets this session's id), and each key must match the CHECKSUM the
+        session's header gives for its KID. Anything else goes to the CDM untouched (a real
+        PlayReady license).
         """
-        parsed = check_test_license(response, _LICENSE_KEY_SYSTEMS[session.key_system])
+        parsed = check_test_license(response, self.license_key_systems)
         if parsed is None:
             return response
-        init_data = _state(session).init_data
+        init_data = PlayReadySessionState.of(session).init_data
         if init_data is not None:
             for kid, key in parsed.keys.items():
                 for header in init_data.headers:
@@ -138,16 +167,7 @@ class PlayReadyNetflixPlugin(OcdmKeySystemPlugin):
             )
         return response
 
-    def validate_license(self, session: SessionContext, response: bytes) -> None:
-        """Check a test license against the session."""
-        self.prepare_license(session, response)
-
     # -- session hooks that differ -----------------------------------------------------------
-
-    @hookimpl
-    def drm_create_session(self, session: SessionContext) -> None:
-        """Give the session its PlayReady state."""
-        session.state = PlayReadySessionState()
 
     @hookimpl
     def drm_generate_request(
@@ -157,18 +177,93 @@ class PlayReadyNetflixPlugin(OcdmKeySystemPlugin):
         init_data: bytes,
         ldl_state: LimitedDurationLicense,
     ) -> None:
-        """Check the init data; construct; Netflix then pulls the challenge itself."""
+        """Check the init data, refuse LDL, keep the header, construct (the CDM sends a request)."""
         parsed = parse_init_data(init_data_type, init_data)
-        state = _state(session)
-        if session.key_system != NETFLIX:
-            if ldl_state is LimitedDurationLicense.ENABLED:  # DISABLED asks for nothing special
-                raise NotSupportedError(
-                    f"limited-duration licenses are requested through {NETFLIX} sessions"
-                )
-            if session.cdm is None:
-                state.init_data = parsed
-                self.construct_session(session, init_data_type, init_data)
+        if ldl_state is LimitedDurationLicense.ENABLED:  # DISABLED asks for nothing special
+            raise NotSupportedError(
+                f"limited-duration licenses are requested through {NETFLIX} sessions"
+            )
+        if session.cdm is None:
+            PlayReadySessionState.of(session).init_data = parsed
+            self.construct_session(session, init_data_type, init_data)
+
+    @hookimpl
+    def drm_set_drm_header(self, session: SessionContext, header: bytes) -> None:
+        """Check the header (PRO or WRMHEADER); queue it before construct, else set it."""
+        parsed = parse_pro_or_header(header)
+        super().drm_set_drm_header(session, parsed.pro)
+        PlayReadySessionState.of(session).init_data = parsed
+
+    @hookimpl
+    def drm_select_key_id(self, session: SessionContext, key_id: bytes) -> None:
+        """Select the key samples without a key id use; the CDM is called only on a change."""
+        _check_key_id(key_id)
+        self._bind(session, key_id)
+        PlayReadySessionState.of(session).selected_key_id = bytes(key_id)
+
+    def _bind(self, session: SessionContext, key_id: bytes) -> None:
+        """Bind the CDM's decrypt context to ``key_id`` unless it is bound to it already."""
+        state = PlayReadySessionState.of(session)
+        if state.bound_key_id == key_id:
             return
+        self._cdm(session).select_key_id(key_id)
+        state.bound_key_id = bytes(key_id)
+        state.cleaned = False
+
+    # -- discovery ---------------------------------------------------------------------------
+
+    @hookimpl
+    def drm_describe_init_data(self, system_id: bytes, data: bytes) -> dict[str, Any] | None:
+        """Decode PlayReady objects for ``drmkit inspect`` (never raises)."""
+        if bytes(system_id) != PLAYREADY_SYSTEM_ID:
+            return None
+        description: dict[str, Any] = {
+            "system": "PlayReady",
+            "key_systems": [PLAYREADY, NETFLIX],  # the key systems whose init data this is
+            "data_size": len(data),
+        }
+        try:
+            description.update(describe_playready_data(bytes(data)))
+        except Exception as exc:  # a description must not fail on any input
+            description["error"] = str(exc)
+        return description
+
+    @hookimpl
+    def drm_license_helper(self, key_system: str) -> PlayReadyLicenseHelper:
+        """Return the test-license builder for the reference CDM's simulation."""
+        return self.license_helper_type()
+
+
+class NetflixPlugin(PlayReadyPlugin):
+    """``com.netflix.playready``: PlayReady with the Netflix flow."""
+
+    key_systems = (NETFLIX_INFO,)
+    test_license_endpoints = (NETFLIX_ENDPOINT,)
+    license_key_systems = NETFLIX_ENDPOINT.key_systems
+    license_helper_type = NetflixLicenseHelper
+
+    def prepare_license(self, session: SessionContext, response: bytes) -> bytes:
+        """Refuse a license before the session has a DRM header, then check it as PlayReady."""
+        self._cdm(session)
+        if PlayReadySessionState.of(session).init_data is None:
+            raise InvalidStateError("store_license_data on a session without a DRM header")
+        return super().prepare_license(session, response)
+
+    def apply_license(self, session: SessionContext, response: bytes) -> None:
+        """``store_license_data`` (the secure-stop id it returns stays inside, as in Rialto)."""
+        self._cdm(session).store_license_data(response)
+
+    @hookimpl
+    def drm_generate_request(
+        self,
+        session: SessionContext,
+        init_data_type: str,
+        init_data: bytes,
+        ldl_state: LimitedDurationLicense,
+    ) -> None:
+        """Check the init data; construct on the first request; then pull the challenge."""
+        parsed = parse_init_data(init_data_type, init_data)
+        state = PlayReadySessionState.of(session)
         if session.cdm is None:
             self.construct_session(session, init_data_type, parsed.pro)
             if state.init_data is None:  # no queued header replaced it
@@ -192,60 +287,11 @@ class PlayReadyNetflixPlugin(OcdmKeySystemPlugin):
             raise
         session.callbacks.on_challenge("", challenge, MessageType.LICENSE_REQUEST)
 
-    def construct_session(
-        self,
-        session: SessionContext,
-        init_data_type: str,
-        init_data: bytes,
-        cdm_data: bytes = b"",
-    ) -> CdmSession:
-        """``opencdm_construct_session`` behind the callback filter; then a queued header."""
-        state = _state(session)
-        callbacks = PlayReadyCallbacks(session.callbacks, state)
-        cdm = self._system(session.system).construct_session(
-            LicenseType(license_type_for(session.session_type)),
-            init_data_type,
-            init_data,
-            cdm_data,
-            callbacks,
-        )
-        session.cdm = cdm
-        if state.queued_drm_header is not None:
-            header, state.queued_drm_header = state.queued_drm_header, None
-            cdm.set_drm_header(header)
-        return cdm
-
-    @hookimpl
-    def drm_set_drm_header(self, session: SessionContext, header: bytes) -> None:
-        """Check the header (PRO or WRMHEADER); queue it before construct, else set it."""
-        parsed = parse_pro_or_header(header)
-        state = _state(session)
-        if session.cdm is None:
-            state.queued_drm_header = parsed.pro
-        else:
-            session.cdm.set_drm_header(parsed.pro)
-        state.init_data = parsed
-
-    @hookimpl
-    def drm_update_session(self, session: SessionContext, response: bytes) -> None:
-        """Check the response; Netflix: ``store_license_data``, else ``opencdm_session_update``."""
-        cdm = self._cdm(session)
-        if session.key_system == NETFLIX and _state(session).init_data is None:
-            raise InvalidStateError("store_license_data on a session without a DRM header")
-        response = self.prepare_license(session, response)
-        if session.key_system == NETFLIX:
-            cdm.store_license_data(response)  # the secure-stop id stays inside (as Rialto)
-        else:
-            cdm.update(response)
-
     @hookimpl
     def drm_close_session(self, session: SessionContext) -> None:
-        """Netflix: ``cancel_challenge_data`` then ``clean_decrypt_context``; failures reported."""
-        if session.key_system != NETFLIX:
-            self._cdm(session).close()
-            return
+        """``cancel_challenge_data`` then ``clean_decrypt_context``; failures are reported."""
         cdm = self._cdm(session)
-        state = _state(session)
+        state = PlayReadySessionState.of(session)
         failures = []
         for name, call in (
             ("cancel_challenge_data", cdm.cancel_challenge_data),
@@ -261,63 +307,23 @@ class PlayReadyNetflixPlugin(OcdmKeySystemPlugin):
             raise FailError("closing the Netflix session: " + "; ".join(failures))
 
     @hookimpl
-    def drm_select_key_id(self, session: SessionContext, key_id: bytes) -> None:
-        """Select the key samples without a key id use; the CDM is called only on a change."""
-        _check_key_id(key_id)
-        self._bind(session, key_id)
-        _state(session).selected_key_id = bytes(key_id)
-
-    def _bind(self, session: SessionContext, key_id: bytes) -> None:
-        """Bind the CDM's decrypt context to ``key_id`` unless it is bound to it already."""
-        state = _state(session)
-        if state.bound_key_id == key_id:
-            return
-        self._cdm(session).select_key_id(key_id)
-        state.bound_key_id = bytes(key_id)
-        state.cleaned = False
-
-    @hookimpl
     def drm_decrypt(
         self, session: SessionContext, buffer: memoryview, params: DecryptParams
     ) -> None:
-        """Netflix: a sample's key id is bound first; without one, the selected key is bound.
+        """Bind a sample's key id first; bind the selected key for a sample without one.
 
         The application's selection (``select_key_id``) and the CDM's binding are kept apart, so
         a sample naming another key never changes which key later samples without a key id use.
         """
-        if session.key_system == NETFLIX:
-            if params.key_id:
-                _check_key_id(params.key_id)
-                self._bind(session, params.key_id)
-            else:
-                selected = _state(session).selected_key_id
-                if selected is None:
-                    raise FailError("the sample names no key and no key is selected")
-                self._bind(session, selected)
+        if params.key_id:
+            _check_key_id(params.key_id)
+            self._bind(session, params.key_id)
+        else:
+            selected = PlayReadySessionState.of(session).selected_key_id
+            if selected is None:
+                raise FailError("the sample names no key and no key is selected")
+            self._bind(session, selected)
         super().drm_decrypt(session, buffer, params)
-
-    # -- discovery ---------------------------------------------------------------------------
-
-    @hookimpl
-    def drm_describe_init_data(self, system_id: bytes, data: bytes) -> dict[str, Any] | None:
-        """Decode PlayReady objects for ``drmkit inspect`` (never raises)."""
-        if bytes(system_id) != PLAYREADY_SYSTEM_ID:
-            return None
-        description: dict[str, Any] = {
-            "system": "PlayReady",
-            "key_systems": [PLAYREADY, NETFLIX],
-            "data_size": len(data),
-        }
-        try:
-            description.update(describe_playready_data(bytes(data)))
-        except Exception as exc:  # a description must not fail on any input
-            description["error"] = str(exc)
-        return description
-
-    @hookimpl
-    def drm_license_helper(self, key_system: str) -> PlayReadyLicenseHelper:
-        """Return the test-license builder for the reference CDM's PlayReady simulations."""
-        return PlayReadyLicenseHelper(key_system)
 
 
 def _check_key_id(key_id: bytes) -> None:
@@ -325,17 +331,8 @@ def _check_key_id(key_id: bytes) -> None:
         raise InvalidKeyIdError(f"PlayReady key ids are 16 bytes, not {len(key_id)}")
 
 
-def _state(session: SessionContext) -> PlayReadySessionState:
-    state = session.state
-    if not isinstance(state, PlayReadySessionState):  # a session created before the plugin's hook
-        state = session.state = PlayReadySessionState()
-    return state
+playready = PlayReadyPlugin()
+"""The object entry point ``playready`` names."""
 
-
-def header_of(session: SessionContext) -> PlayReadyInitData | None:
-    """Return the header a session was built with or last given (``None`` before either)."""
-    return _state(session).init_data
-
-
-plugin = PlayReadyNetflixPlugin()
-"""The plugin object the entry point names."""
+netflix = NetflixPlugin()
+"""The object entry point ``netflix`` names."""

@@ -15,8 +15,7 @@ import logging
 import threading
 from typing import Any
 
-from drmkit.sdk import OcdmSessionState
-from drmkit_hal import SessionCallbacks
+from drmkit.sdk import OcdmSessionState, SessionCallbacks
 
 from drmkit_playready_netflix.initdata import PlayReadyInitData
 
@@ -67,7 +66,11 @@ def parse_properties(payload: bytes) -> dict[str, Any]:
 
 
 class PlayReadyCallbacks:
-    """Implements the HAL ``SessionCallbacks`` for a PlayReady session, forwarding to the core."""
+    """Implements the HAL ``SessionCallbacks`` for a PlayReady session, forwarding to the core.
+
+    ``core`` is what ``OcdmKeySystemPlugin.wrap_callbacks`` is given (a
+    :class:`drmkit.sdk.SessionCallbacks`).
+    """
 
     __slots__ = ("_core", "_state")
 

@@ -138,12 +138,13 @@ def make_widevine_pssh(
     return build_pssh_box(WIDEVINE_SYSTEM_ID, data)
 
 
-def init_data_for_cdm(parsed: WidevineInitData, data: bytes) -> tuple[str, bytes]:
+def init_data_for_cdm(init_data_type: str, data: bytes) -> tuple[str, bytes]:
     """Return the ``(type, data)`` to construct the CDM session with.
 
-    ``cenc`` and ``webm`` go through unchanged; ``keyids`` becomes a Widevine PSSH box listing the
-    same key ids, which is how a Widevine CDM is asked for keys by id.
+    ``keyids`` becomes a Widevine PSSH box listing the same key ids, which is how a Widevine CDM
+    is asked for keys by id; anything else (``cenc``, ``webm``, a load's session id) goes through
+    unchanged.
     """
-    if parsed.init_data_type == "keyids":
-        return "cenc", make_widevine_pssh(parsed.key_ids)
-    return parsed.init_data_type, data
+    if init_data_type == "keyids":
+        return "cenc", make_widevine_pssh(parse_keyids(data).key_ids)
+    return init_data_type, data

@@ -2,23 +2,24 @@
 
 Published as entry point ``widevine = "drmkit_widevine.plugin:plugin"`` in group
 ``drmkit.keysystems``. Everything not listed here comes from
-:class:`drmkit.sdk.OcdmKeySystemPlugin`:
+:class:`drmkit.sdk.OcdmKeySystemPlugin`, through its override points:
 
-- init data is checked before the CDM (pssh boxes, ``WidevinePsshData`` protobuf, ``webm``,
-  ``keyids``), and ``keyids`` reaches the CDM as a Widevine PSSH box (OCDM Widevine reads only
-  ``cenc`` and ``webm``);
-- the CDM's callbacks go through :class:`~drmkit_widevine.session_state.WidevineCallbacks`:
-  the ``"<n>:Type:"`` prefix is stripped and the message type travels with the bare message; an
-  empty challenge fails the generate request;
-- an update is checked against the messages awaiting an answer (a renewal response when no
-  renewal is pending is refused), a real license's ``SignedMessage`` envelope is checked, and
-  drmkit's test licenses are checked against the session;
-- ``drmkit inspect`` gets decoded Widevine PSSH data; the conformance kit gets a license helper.
+- init data is checked before the CDM (``validate_init_data``: pssh boxes, ``WidevinePsshData``
+  protobuf, ``webm``, ``keyids``), and ``keyids`` reaches the CDM as a Widevine PSSH box
+  (``cdm_init_data``; OCDM Widevine reads only ``cenc`` and ``webm``);
+- the CDM's callbacks go through :class:`~drmkit_widevine.session_state.WidevineCallbacks`
+  (``wrap_callbacks``): the ``"<n>:Type:"`` prefix is stripped and the message type travels with
+  the bare message; an empty challenge fails the generate request;
+- an update is checked against the messages awaiting an answer (``prepare_license``: a renewal
+  response when no renewal is pending is refused), a real license's ``SignedMessage`` envelope is
+  checked, and drmkit's test licenses are checked against the session; an update that drew no
+  error callback answers what was pending (``apply_license``);
+- ``drmkit inspect`` gets decoded Widevine PSSH data; the conformance kit gets a license helper;
+  the license server gets the test-license endpoint of the reference CDM's Widevine simulation.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from drmkit.sdk import (
@@ -32,20 +33,19 @@ from drmkit.sdk import (
     LimitedDurationLicense,
     MessageType,
     OcdmKeySystemPlugin,
+    SessionCallbacks,
     SessionContext,
+    TestLicenseEndpoint,
     hookimpl,
-    license_type_for,
 )
-from drmkit_hal import CdmSession, LicenseType
+from drmkit_hal import CdmProfile
 
 from drmkit_widevine.initdata import INIT_DATA_TYPES, init_data_for_cdm, parse_init_data
 from drmkit_widevine.license_helper import WidevineLicenseHelper
 from drmkit_widevine.licenses import check_signed_response
 from drmkit_widevine.pssh_data import WIDEVINE_SYSTEM_ID, check_for_request, decode_pssh_data
 from drmkit_widevine.session_state import WidevineCallbacks, WidevineSessionState
-from drmkit_widevine.simulated import check_test_license
-
-log = logging.getLogger(__name__)
+from drmkit_widevine.simulated import check_test_license, parse_simulated_challenge
 
 KEY_SYSTEM = "com.widevine.alpha"
 
@@ -72,6 +72,14 @@ WIDEVINE = KeySystemInfo(
     description="Widevine (cenc pssh with WidevinePsshData, webm and keyids init data)",
 )
 
+TEST_LICENSE_ENDPOINT = TestLicenseEndpoint(
+    path="/refcdm/widevine/license",
+    key_system=KEY_SYSTEM,
+    key_systems=frozenset({KEY_SYSTEM}),
+    parse_challenge=parse_simulated_challenge,
+)
+"""The license server's route for the reference CDM's Widevine test challenges."""
+
 _ANSWERS = {
     "license-request": (MessageType.LICENSE_REQUEST, None),
     "license-renewal": (MessageType.LICENSE_RENEWAL,),
@@ -82,14 +90,24 @@ class WidevinePlugin(OcdmKeySystemPlugin):
     """Widevine on the generic OCDM mapping."""
 
     key_systems = (WIDEVINE,)
+    session_state_type = WidevineSessionState
+    test_license_endpoints = (TEST_LICENSE_ENDPOINT,)
 
     def validate_init_data(self, init_data_type: str, init_data: bytes) -> None:
         """Parse the init data for its type (``InvalidInitDataError`` when malformed)."""
         parse_init_data(init_data_type, init_data)
 
-    def validate_license(self, session: SessionContext, response: bytes) -> None:
-        """Check a drmkit test license against the session and the pending messages."""
-        self.prepare_license(session, response)
+    def cdm_init_data(
+        self, profile: CdmProfile, init_data_type: str, init_data: bytes
+    ) -> tuple[str, bytes]:
+        """Give the CDM ``keyids`` as a Widevine PSSH box (it reads only ``cenc`` and ``webm``)."""
+        return init_data_for_cdm(init_data_type, init_data)
+
+    def wrap_callbacks(
+        self, session: SessionContext, callbacks: SessionCallbacks
+    ) -> WidevineCallbacks:
+        """Put the Widevine filter (prefix, message types, pending messages) before the core."""
+        return WidevineCallbacks(callbacks, WidevineSessionState.of(session))
 
     def prepare_license(self, session: SessionContext, response: bytes) -> bytes:
         """Check ``response`` and return what to give the CDM.
@@ -99,10 +117,11 @@ class WidevinePlugin(OcdmKeySystemPlugin):
         Widevine ``SignedMessage`` response (its envelope is checked; the CDM verifies the rest)
         and goes to the CDM untouched.
         """
-        parsed = check_test_license(response, frozenset({KEY_SYSTEM}))
+        state = WidevineSessionState.of(session)
+        parsed = check_test_license(response, TEST_LICENSE_ENDPOINT.key_systems)
         if parsed is None:
             # Provisioning responses answer individualization requests in their own format.
-            if MessageType.INDIVIDUALIZATION_REQUEST not in _state(session).pending():
+            if MessageType.INDIVIDUALIZATION_REQUEST not in state.pending():
                 check_signed_response(response)
             return response
         own_id = str(self._cdm(session).session_id)
@@ -114,7 +133,7 @@ class WidevinePlugin(OcdmKeySystemPlugin):
                 f" ({own_id!r})"
             )
         if parsed.answers is not None:
-            pending = _state(session).pending()
+            pending = state.pending()
             if not any(kind in pending for kind in _ANSWERS[parsed.answers]):
                 shown = ", ".join(_name(p) for p in pending) or "nothing"
                 raise InvalidStateError(
@@ -123,12 +142,13 @@ class WidevinePlugin(OcdmKeySystemPlugin):
                 )
         return response
 
-    # -- session hooks that differ -----------------------------------------------------------
-
-    @hookimpl
-    def drm_create_session(self, session: SessionContext) -> None:
-        """Give the session its Widevine state."""
-        session.state = WidevineSessionState()
+    def apply_license(self, session: SessionContext, response: bytes) -> None:
+        """``opencdm_session_update``; one that drew no error callback answers what was pending."""
+        state = WidevineSessionState.of(session)
+        errors_before = state.errors_seen
+        super().apply_license(session, response)
+        if state.errors_seen == errors_before:
+            state.answered()
 
     @hookimpl
     def drm_generate_request(
@@ -138,48 +158,15 @@ class WidevinePlugin(OcdmKeySystemPlugin):
         init_data: bytes,
         ldl_state: LimitedDurationLicense,
     ) -> None:
-        """Check the init data, construct the CDM session; an empty challenge fails the call."""
-        parsed = parse_init_data(init_data_type, init_data)
-        if session.cdm is not None:
-            return
-        cdm_type, cdm_data = init_data_for_cdm(parsed, init_data)
-        state = _state(session)
+        """Run the generic request; an empty challenge from the CDM fails it."""
+        state = WidevineSessionState.of(session)
         empty_before = state.empty_challenges
-        self.construct_session(session, cdm_type, cdm_data)
+        super().drm_generate_request(session, init_data_type, init_data, ldl_state)
         if state.empty_challenges != empty_before:
             # Nothing can answer an empty challenge: drop the CDM session so that the
             # application may try again with other init data.
             self.drm_release_session(session)
             raise FailError("the Widevine CDM could not generate a license request")
-
-    def construct_session(
-        self,
-        session: SessionContext,
-        init_data_type: str,
-        init_data: bytes,
-        cdm_data: bytes = b"",
-    ) -> CdmSession:
-        """``opencdm_construct_session`` with the Widevine callback filter in between."""
-        callbacks = WidevineCallbacks(session.callbacks, _state(session))
-        cdm = self._system(session.system).construct_session(
-            LicenseType(license_type_for(session.session_type)),
-            init_data_type,
-            init_data,
-            cdm_data,
-            callbacks,
-        )
-        session.cdm = cdm
-        return cdm
-
-    @hookimpl
-    def drm_update_session(self, session: SessionContext, response: bytes) -> None:
-        """Check the response, ``opencdm_session_update``; success answers what was pending."""
-        response = self.prepare_license(session, response)
-        state = _state(session)
-        errors_before = state.errors_seen
-        self._cdm(session).update(response)
-        if state.errors_seen == errors_before:
-            state.answered()
 
     # -- discovery ---------------------------------------------------------------------------
 
@@ -205,13 +192,6 @@ class WidevinePlugin(OcdmKeySystemPlugin):
     def drm_license_helper(self, key_system: str) -> WidevineLicenseHelper:
         """Return the test-license builder for the reference CDM's Widevine simulation."""
         return WidevineLicenseHelper()
-
-
-def _state(session: SessionContext) -> WidevineSessionState:
-    state = session.state
-    if not isinstance(state, WidevineSessionState):  # a session created before the plugin's hook
-        state = session.state = WidevineSessionState()
-    return state
 
 
 def _name(kind: MessageType | None) -> str:

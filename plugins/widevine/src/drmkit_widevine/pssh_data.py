@@ -124,7 +124,7 @@ def _optional_text(message: WidevinePsshData, name: str) -> str | None:
     value = _optional(message, name)
     if isinstance(value, bytes):
         return value.decode("utf-8", "backslashreplace")
-    return value  # type: ignore[no-any-return]
+    return None if value is None else str(value)
 
 
 def decode_pssh_data(data: bytes) -> WidevineHeader:

@@ -11,23 +11,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Protocol
 
-from drmkit.sdk import MessageType, OcdmSessionState
-from drmkit_hal import SessionCallbacks
+from drmkit.sdk import MessageType, OcdmSessionState, SessionCallbacks
 
 from drmkit_widevine.messages import split_message
 
 log = logging.getLogger(__name__)
-
-
-class TypedChallengeSink(Protocol):
-    """The core's callback bridge: ``on_challenge`` takes the message type."""
-
-    def on_challenge(
-        self, url: str, challenge: bytes, message_type: MessageType | None = None
-    ) -> None:
-        """Receive a challenge and, if known, its type."""
 
 
 class WidevineSessionState(OcdmSessionState):
@@ -69,7 +58,11 @@ class WidevineSessionState(OcdmSessionState):
 
 
 class WidevineCallbacks:
-    """Implements the HAL ``SessionCallbacks`` for a Widevine session, forwarding to the core."""
+    """Implements the HAL ``SessionCallbacks`` for a Widevine session, forwarding to the core.
+
+    ``core`` is what ``OcdmKeySystemPlugin.wrap_callbacks`` is given: a
+    :class:`drmkit.sdk.SessionCallbacks`, whose ``on_challenge`` takes the message type.
+    """
 
     __slots__ = ("_core", "_state")
 
@@ -91,8 +84,7 @@ class WidevineCallbacks:
                 "unknown Widevine message type %d; delivered unclassified", message.raw_type
             )
         self._state.message_sent(message.message_type)
-        sink: TypedChallengeSink = self._core  # type: ignore[assignment]
-        sink.on_challenge(url, message.body, message.message_type)
+        self._core.on_challenge(url, message.body, message.message_type)
 
     def on_key_update(self, key_id: bytes) -> None:
         """Forward a key-status change."""

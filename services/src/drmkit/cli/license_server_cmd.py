@@ -1,4 +1,4 @@
-"""``drmkit license-server``: serve Clear Key and simulated-key-system licenses over HTTP."""
+"""``drmkit license-server``: serve Clear Key and the plugins' test licenses over HTTP."""
 
 from __future__ import annotations
 
@@ -42,8 +42,9 @@ def license_server(
         typer.Option(min=0, max=65535, help="TCP port [default: license_server.port]."),
     ] = None,
 ) -> None:
-    """Run the license server (Clear Key and the reference CDM's simulated key systems)."""
+    """Run the license server (Clear Key, and the installed plugins' test-license endpoints)."""
     from drmkit.container import build_container
+    from drmkit.errors import ConfigurationError
     from drmkit.license_server import KeyStoreError, serve_forever
     from drmkit.logging import configure, get_logger
 
@@ -56,7 +57,7 @@ def license_server(
     container = build_container(settings)
     try:
         application = container.license_server_app()
-    except KeyStoreError as exc:
+    except (KeyStoreError, ConfigurationError) as exc:  # ConfigurationError: a plugin's endpoints
         fail(str(exc))
     log = get_logger(__name__)
     log.info(

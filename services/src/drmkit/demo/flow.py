@@ -34,10 +34,10 @@ from drmkit.core import (
 from drmkit.core.listeners import EventStream
 from drmkit.demo.runner import Step
 from drmkit.demo.samples import CencSample, make_samples
-from drmkit.errors import DrmError
+from drmkit.errors import ConfigurationError, DrmError
 from drmkit.keysystems.loader import installed_entry_points
-from drmkit.license_server import KeyStore, LicenseServerThread, create_app
-from drmkit.license_server.app import LicenseEndpoint, default_endpoints
+from drmkit.license_server import KeyStore, LicenseServerThread
+from drmkit.license_server.app import LicenseEndpoint, license_endpoints
 from drmkit.license_server.keyids import b64url_encode
 from drmkit.sdk import DemoCheckError
 from drmkit.settings import Settings
@@ -131,9 +131,13 @@ def prepare(
             f"key system {key_system!r} is not enabled; enabled: {', '.join(enabled) or 'none'}"
             " (see [plugins] enabled in docs/configuration.md)"
         )
+    try:
+        # The routes the license server will have: Clear Key's and the installed plugins'.
+        routes = license_endpoints(context.container.license_test_endpoints())
+    except ConfigurationError as exc:
+        raise DemoSetupError(f"the license server cannot start: {exc}") from exc
     endpoint = next(
-        (e for e in default_endpoints() if e.key_system == key_system and e.operation == "license"),
-        None,
+        (e for e in routes if e.key_system == key_system and e.operation == "license"), None
     )
     if endpoint is None:
         raise DemoSetupError(f"the license server issues no licenses for {key_system!r} yet")
@@ -148,7 +152,7 @@ async def start_license_server(ctx: DemoContext) -> str:
     """Open the key store and serve the license server on a free loopback port."""
     assert ctx.container is not None and ctx.license_endpoint is not None
     ctx.store = ctx.container.license_key_store()
-    app = create_app(ctx.store, ctx.settings.license_server)
+    app = ctx.container.license_server_app()  # over that store, with the plugins' test routes
     ctx.server = LicenseServerThread(app, "127.0.0.1", 0)
     await asyncio.to_thread(ctx.server.start)
     headers = {}

@@ -1,4 +1,4 @@
-"""drmkit's license server: Clear Key and the reference CDM's simulated key systems over HTTP.
+"""drmkit's license server: Clear Key, and test licenses at the routes plugins declare, over HTTP.
 
 Keys live in a SQLite :class:`KeyStore`; :func:`create_app` builds the Starlette application and
 :class:`LicenseServerThread` runs it in the background (``drmkit demo``, tests). The names below

@@ -6,8 +6,9 @@ Routes:
 - ``GET /metrics``: Prometheus metrics (never needs the token).
 - ``POST /clearkey/license``: W3C Clear Key license request -> JWK set.
 - ``POST /clearkey/release``: Clear Key license release -> acknowledgement.
-- one ``POST`` route per simulated key system of the reference CDM (``drmkit.license_server.
-  simulated``).
+- one ``POST`` route per test-license endpoint the key-system plugins declare (hook
+  ``drm_test_license_endpoints``; ``drmkit.license_server.simulated``), e.g. the reference CDM's
+  ``/refcdm/widevine/license``.
 
 Every error is JSON ``{"error": {"code": ..., "message": ...}}`` with a fitting status.
 """
@@ -20,9 +21,9 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drmkit.license_server import clearkey
 from drmkit.license_server.config import LicenseServerSettings
@@ -35,6 +36,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+if TYPE_CHECKING:
+    from drmkit.sdk.test_license import TestLicenseEndpoint
 
 logger = logging.getLogger(__name__)
 
@@ -86,11 +90,26 @@ CLEARKEY_ENDPOINTS: tuple[LicenseEndpoint, ...] = (
 )
 
 
-def default_endpoints() -> tuple[LicenseEndpoint, ...]:
-    """Return every license endpoint drmkit serves: Clear Key and the simulated key systems."""
-    from drmkit.license_server.simulated import SIMULATED_ENDPOINTS
+# Paths of the application's own routes, which no endpoint may take.
+_OWN_PATHS = frozenset({"/healthz", "/metrics"})
 
-    return CLEARKEY_ENDPOINTS + SIMULATED_ENDPOINTS
+
+def license_endpoints(
+    test_endpoints: Iterable[TestLicenseEndpoint] = (),
+) -> tuple[LicenseEndpoint, ...]:
+    """Return the license routes: Clear Key's, then one per plugin-declared test endpoint.
+
+    :raises ValueError: two routes at one path (or one at ``/healthz`` or ``/metrics``).
+    """
+    from drmkit.license_server.simulated import license_route  # it imports this module
+
+    endpoints = CLEARKEY_ENDPOINTS + tuple(license_route(e) for e in test_endpoints)
+    taken = set(_OWN_PATHS)
+    for endpoint in endpoints:
+        if endpoint.path in taken:
+            raise ValueError(f"two license server routes at {endpoint.path}")
+        taken.add(endpoint.path)
+    return endpoints
 
 
 class _Metrics:
@@ -171,15 +190,22 @@ def create_app(
     store: KeyStore,
     settings: LicenseServerSettings,
     *,
+    test_endpoints: Iterable[TestLicenseEndpoint] = (),
     endpoints: Sequence[LicenseEndpoint] | None = None,
     registry: CollectorRegistry | None = None,
 ) -> Starlette:
     """Build the license server application over ``store``.
 
-    ``endpoints`` defaults to every endpoint drmkit has; ``registry`` (a fresh one by default)
+    ``test_endpoints`` are the test-license routes the key-system plugins declare (the container
+    passes those of every installed plugin: ``DrmPluginManager.test_license_endpoints``);
+    ``endpoints``, when given, replaces the whole list of routes (default:
+    :func:`license_endpoints` of ``test_endpoints``). ``registry`` (a fresh one by default)
     receives the metrics.
     """
-    chosen = tuple(endpoints) if endpoints is not None else default_endpoints()
+    declared = tuple(test_endpoints)
+    if endpoints is not None and declared:
+        raise ValueError("give test_endpoints or endpoints, not both")
+    chosen = tuple(endpoints) if endpoints is not None else license_endpoints(declared)
     metrics = _Metrics(registry or CollectorRegistry(), chosen)
     token = settings.token.get_secret_value() if settings.token is not None else None
     auth = _BearerAuth(token)

@@ -1,55 +1,37 @@
-"""License endpoints for the reference CDM's simulated key systems (Widevine, PlayReady, Netflix).
+"""Test-license routes for simulated key systems, declared by their plugins.
 
-The challenge and license formats are drmkit's test formats (``docs/reference-cdm.md``), not the
-vendors': a device's real CDM replaces the simulations and talks to the vendor's license service.
-
-- Widevine challenge: ``"<n>:Type:"`` + JSON ``{"drmkit_test_challenge": 1, "key_system",
-  "type", "session_id", "kids": ["<hex>", ...], ...}``.
-- PlayReady / Netflix challenge: a SOAP ``AcquireLicense`` document whose
-  ``<DrmkitTestRequest KeySystem Type LDL SessionId><KID>hex</KID>...</DrmkitTestRequest>``
-  names the session and key ids (CENC byte order).
-- License (all three): JSON ``{"drmkit_test_license": 1, "key_system", "session_id",
-  "keys": [{"kid": "<hex>", "key": "<hex>"}, ...]}``.
+A key-system plugin whose CDM speaks drmkit's test formats (the reference CDM's Widevine,
+PlayReady and Netflix simulations; ``docs/reference-cdm.md``) declares the routes that answer its
+challenges with the ``drm_test_license_endpoints`` hook: a path, the key system, the key systems a
+challenge may name, and the challenge parser (:class:`drmkit.sdk.TestLicenseEndpoint`). Everything
+else is the license server's, the same for every route: the key-store lookup, the license
+(``{"drmkit_test_license": 1, "key_system", "session_id", "keys": [{"kid", "key"}]}``), and the
+errors. A device's real CDM replaces the simulations and talks to the vendor's license service.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any, Final
 
 from drmkit.license_server.app import JSON_MEDIA_TYPE, IssuedResponse, LicenseEndpoint
 from drmkit.license_server.errors import LicenseServerError, bad_request
 from drmkit.license_server.store import KeyStore
-from drmkit.sdk.test_license import (
-    TestChallenge,
-    TestChallengeError,
-    license_document,
-    parse_json_test_challenge,
-    parse_xml_test_challenge,
-)
+from drmkit.sdk.test_license import TestChallenge, TestLicenseEndpoint, license_document
 
-WIDEVINE: Final = "com.widevine.alpha"
-PLAYREADY: Final = "com.microsoft.playready"
-NETFLIX: Final = "com.netflix.playready"
 # Message types a license answers; a "license-release" needs no license.
 _LICENSE_TYPES: Final = ("license-request", "license-renewal")
 
 
-def _parsed(parse: Callable[[bytes], TestChallenge]) -> Callable[[bytes], TestChallenge]:
-    """Wrap an SDK challenge parser: a malformed challenge is a 400 naming the reason."""
+def parse_challenge(endpoint: TestLicenseEndpoint, body: bytes) -> TestChallenge:
+    """Parse ``body`` with the endpoint's parser: a malformed challenge is a 400 naming the reason.
 
-    def parse_or_400(body: bytes) -> TestChallenge:
-        try:
-            return parse(body)
-        except TestChallengeError as exc:
-            raise bad_request(str(exc)) from None
-
-    return parse_or_400
-
-
-parse_widevine_challenge = _parsed(parse_json_test_challenge)
-parse_playready_challenge = _parsed(parse_xml_test_challenge)
+    ``TestChallengeError`` is a ``ValueError``; a plugin's own parser may raise any ``ValueError``.
+    """
+    try:
+        return endpoint.parse_challenge(body)
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None
 
 
 def issue_test_license(challenge: TestChallenge, store: KeyStore) -> dict[str, Any]:
@@ -75,29 +57,18 @@ def issue_test_license(challenge: TestChallenge, store: KeyStore) -> dict[str, A
     )
 
 
-def _endpoint(path: str, key_system: str, aliases: frozenset[str], parse: Any) -> LicenseEndpoint:
+def license_route(endpoint: TestLicenseEndpoint) -> LicenseEndpoint:
+    """Return the license server's ``POST`` route for a plugin's test-license endpoint."""
+
     def handle(body: bytes, store: KeyStore) -> IssuedResponse:
-        challenge: TestChallenge = parse(body)
-        if challenge.key_system not in aliases:
+        challenge = parse_challenge(endpoint, body)
+        if challenge.key_system not in endpoint.key_systems:
             raise bad_request(
-                f"this endpoint serves {key_system}; the challenge is for {challenge.key_system!r}"
+                f"this endpoint serves {endpoint.key_system};"
+                f" the challenge is for {challenge.key_system!r}"
             )
         license_ = issue_test_license(challenge, store)
         payload = json.dumps(license_, separators=(",", ":")).encode("utf-8")
         return IssuedResponse(payload, JSON_MEDIA_TYPE, challenge.kids)
 
-    return LicenseEndpoint(path, key_system, "license", handle)
-
-
-SIMULATED_ENDPOINTS: tuple[LicenseEndpoint, ...] = (
-    _endpoint(
-        "/refcdm/widevine/license", WIDEVINE, frozenset({WIDEVINE}), parse_widevine_challenge
-    ),
-    _endpoint(
-        "/refcdm/playready/license",
-        PLAYREADY,
-        frozenset({PLAYREADY, "com.youtube.playready"}),
-        parse_playready_challenge,
-    ),
-    _endpoint("/refcdm/netflix/license", NETFLIX, frozenset({NETFLIX}), parse_playready_challenge),
-)
+    return LicenseEndpoint(endpoint.path, endpoint.key_system, "license", handle)
