@@ -56,7 +56,7 @@ def utf16(xml: str) -> bytes:
     return xml.encode("utf-16-le")
 
 
-# -- the real init data in testdata/vectors/initdata -------------------------------------------------
+# -- the real init data in testdata/vectors/initdata -----------------------------------------------
 
 
 def test_real_init_data_decodes_as_listed(drmkit_vectors_dir: Path) -> None:
