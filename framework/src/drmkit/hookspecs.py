@@ -16,12 +16,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pluggy
-
 from drmkit.sdk import PROJECT_NAME
 
 if TYPE_CHECKING:
-    from drmkit_hal import CdmProfile, Hal
-
     from drmkit.events import KeyStatus
     from drmkit.sdk.model import (
         KeySystemCapabilities,
@@ -31,6 +28,7 @@ if TYPE_CHECKING:
         SystemContext,
     )
     from drmkit.types import DecryptParams, LimitedDurationLicense
+    from drmkit_hal import CdmProfile, Hal
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 
