@@ -6,9 +6,11 @@ at start-up, a hook caller per key system holding only the plugin that declared 
 check a key-system string. Hooks marked *broadcast* go to every enabled plugin.
 
 Errors: an implementation reports failure by raising. A :class:`drmkit.errors.DrmError` subclass
-keeps its status (e.g. ``NotSupportedError``, ``InvalidInitDataError``); any other exception
-becomes ``FAIL`` with the plugin's name in the message. Implementations run on a worker thread,
-never on the event loop, ordered per session; they must not block on another session.
+keeps its status (e.g. ``NotSupportedError``, ``InvalidInitDataError``); an argument the HAL refuses
+(``drmkit_hal.InvalidArgumentError``) is ``InvalidInputError``; any other exception, a plain
+``ValueError`` included, becomes ``FAIL`` with the plugin's name in the message. Implementations
+run on a worker thread, never on the event loop, ordered per session; they must not block on
+another session.
 """
 
 from __future__ import annotations
