@@ -15,7 +15,7 @@ async def test_one_wrapper_feeds_metrics_and_logging(
     media_keys: MediaKeys, caplog: pytest.LogCaptureFixture
 ) -> None:
     plugins = media_keys._factory._plugins
-    wrappers = [i for i in media_keys._route._callers["drm_update_session"].get_hookimpls()
+    wrappers = [i for i in media_keys._route.hook_caller("drm_update_session").get_hookimpls()
                 if i.wrapper]  # fmt: skip
     assert len(wrappers) == 1
     registry = plugins.registry
