@@ -68,7 +68,7 @@ class KeySystemRoute:
     plugins registered now, including for MediaKeys created before the registration.
     """
 
-    __slots__ = ("_callers", "_implemented", "hooks", "info", "plugin", "plugin_name")
+    __slots__ = ("_callers", "_implemented", "_plans", "hooks", "info", "plugin", "plugin_name")
 
     def __init__(self, hooks: pluggy.PluginManager, info: KeySystemInfo, plugin_name: str) -> None:
         """Route ``info``'s key system to plugin ``plugin_name`` registered in ``hooks``."""
@@ -86,6 +86,12 @@ class KeySystemRoute:
         # registered later wrap these calls; they do not make a hook "implemented").
         owned = {caller.name for caller in hooks.get_hookcallers(plugin) or ()}
         self._implemented = frozenset(owned.intersection(ROUTED_HOOKS))
+        # What a call needs, found with one lookup (routed calls run on every CDM operation):
+        # the caller, the argument names of the specification, whether it is firstresult.
+        self._plans: dict[str, tuple[pluggy.HookCaller, frozenset[str], bool]] = {
+            name: (self._callers[name], _ARGUMENTS[name], name in _FIRSTRESULT)
+            for name in self._implemented
+        }
 
     @property
     def key_system(self) -> str:
@@ -122,20 +128,22 @@ class KeySystemRoute:
         caller in drmkit, never blamed on the plugin; so are pluggy's own call errors
         (``pluggy.HookCallError``), which pass through untranslated.
         """
-        if hook not in self._implemented:
+        plan = self._plans.get(hook)
+        if plan is None:
             self.hook_caller(hook)  # an unknown hook name is drmkit's bug: ValueError
             raise InterfaceNotImplementedError(
                 f"{self.info.key_system} ({self.plugin_name}) does not implement {hook}"
             )
-        if kwargs.keys() != _ARGUMENTS[hook]:
+        caller, arguments, firstresult = plan
+        if kwargs.keys() != arguments:
             raise _argument_error(hook, kwargs)
         try:
-            result = self._callers[hook](**kwargs)
+            result = caller(**kwargs)
         except (DrmError, pluggy.HookCallError):
             raise
         except Exception as exc:
             raise translate_exception(exc, f"{self.plugin_name}.{hook}") from exc
-        if hook in _FIRSTRESULT:
+        if firstresult:
             if result is None:
                 raise InterfaceNotImplementedError(
                     f"{self.info.key_system} ({self.plugin_name}) gave no answer to {hook}"
