@@ -125,15 +125,17 @@ def test_trace_covers_routed_calls(caplog: pytest.LogCaptureFixture) -> None:
 
 
 def test_drmkit_uses_no_private_pluggy_api() -> None:
-    """Routing relies on pluggy's public API only (names pluggy keeps private never appear)."""
+    """drmkit relies on pluggy's public API only (names pluggy keeps private never appear)."""
     private = re.compile(
-        r"\._(hookimpls|hookexec|inner_hookexec|orig|remove_plugins|call_history|name2plugin)\b"
-        r"|_SubsetHookCaller|_multicall|pluggy\._"
+        r"\._(hookimpls|hookexec|inner_hookexec|orig|remove_plugins|call_history|name2plugin"
+        r"|plugin_distinfo)\b|_SubsetHookCaller|_multicall|pluggy\._"
     )
-    framework = Path(drmkit.keysystems.__file__).parents[1]
+    portions = [Path(portion) for portion in drmkit.__path__]  # the core and the services
+    assert len(portions) >= 2
     offenders = [
-        f"{path.relative_to(framework)}:{number}"
-        for path in sorted(framework.rglob("*.py"))
+        f"{path}:{number}"
+        for portion in portions
+        for path in sorted(portion.rglob("*.py"))
         for number, line in enumerate(path.read_text().splitlines(), 1)
         if private.search(line)
     ]
