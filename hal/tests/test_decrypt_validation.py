@@ -1,6 +1,8 @@
-"""Decrypt arguments are checked in Python, before any C call."""
+"""Decrypt arguments (and the HAL's other arguments) are checked in Python, before any C call."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import pytest
 from drmkit_hal import (
@@ -9,6 +11,10 @@ from drmkit_hal import (
     DecryptVariant,
     EncryptionScheme,
     Hal,
+    HalConfig,
+    HalError,
+    InvalidArgumentError,
+    InvalidBufferError,
     LicenseType,
     Pattern,
     Subsample,
@@ -113,3 +119,31 @@ def test_buffer_is_untouched_after_a_validation_error(session: CdmSession) -> No
             data, scheme=EncryptionScheme.CENC, key_id=KID, subsamples=[Subsample(1, 1)]
         )
     assert data == bytearray(range(32))
+
+
+def test_refused_arguments_are_the_hals_own_value_errors(hal: Hal, session: CdmSession) -> None:
+    """Callers (drmkit's error translation) tell a refused argument from any other ValueError."""
+    refusals: list[Callable[[], object]] = [
+        lambda: session.decrypt(bytearray(16), scheme=EncryptionScheme.CENC, iv=b"x", key_id=KID),
+        lambda: session.decrypt(bytearray(16), scheme=7, key_id=KID),  # type: ignore[arg-type]
+        lambda: session.status(b"short"),
+        lambda: session.update(bytes(70000)),
+        lambda: hal.find_session(b"short"),
+        lambda: hal.create_system(CLEARKEY).construct_session(
+            99,  # type: ignore[arg-type]
+            "keyids",
+            b"{}",
+            b"",
+            Recorder(),
+        ),
+        lambda: HalConfig(quirks=frozenset({"no_such_quirk"})),
+    ]
+    for refuse in refusals:
+        with pytest.raises(InvalidArgumentError) as caught:
+            refuse()
+        assert isinstance(caught.value, ValueError)  # what callers caught before
+        assert not isinstance(caught.value, HalError)  # not a failure of the HAL or the CDM
+    with pytest.raises(InvalidBufferError, match="writable") as caught_buffer:
+        session.decrypt(b"\x00" * 16, scheme=EncryptionScheme.CENC, key_id=KID)
+    assert isinstance(caught_buffer.value, TypeError)
+    assert isinstance(caught_buffer.value, InvalidArgumentError)

@@ -1,9 +1,12 @@
-"""Statuses and typed exceptions of the media-key-session API.
+"""Statuses and typed exceptions of the media-key-session API, and drmkit's exception root.
 
-Every MKS operation either succeeds or raises a :class:`DrmError` subclass that carries one
-:class:`MediaKeyErrorStatus` (Rialto's ``MediaKeyErrorStatus``, same order and values, so the wire
-can carry the status as an integer). Start-up problems (configuration, plugins) raise
-:class:`ConfigurationError` subclasses instead: they are not MKS statuses.
+Every exception class drmkit defines derives from :class:`DrmkitError`, so ``except DrmkitError``
+catches whatever drmkit raises on purpose (the HAL's ``drmkit_hal.HalError`` family is the HAL's
+own and stays separate). Every MKS operation either succeeds or raises a :class:`DrmError` subclass
+that carries one :class:`MediaKeyErrorStatus` (Rialto's ``MediaKeyErrorStatus``, same order and
+values, so the wire can carry the status as an integer). Start-up problems (configuration, plugins)
+raise :class:`ConfigurationError` subclasses instead: they are not MKS statuses. The services
+(license server, SRM, media, IPC, demo) derive their own bases from :class:`DrmkitError` too.
 """
 
 from __future__ import annotations
@@ -24,7 +27,15 @@ class MediaKeyErrorStatus(IntEnum):
     OUTPUT_RESTRICTED = 7
 
 
-class DrmError(Exception):
+class DrmkitError(Exception):
+    """Root of every exception class drmkit defines (MKS errors, configuration, services).
+
+    It adds nothing to :class:`Exception`: subclasses keep their own arguments, messages, statuses
+    and wire mappings. Catch it at a program's edge to tell drmkit's deliberate errors from bugs.
+    """
+
+
+class DrmError(DrmkitError):
     """Base of every MKS error; ``status`` is the non-OK status the operation ends with."""
 
     status: MediaKeyErrorStatus = MediaKeyErrorStatus.FAIL
@@ -134,7 +145,7 @@ def status_of(error: BaseException | None) -> MediaKeyErrorStatus:
     return MediaKeyErrorStatus.FAIL
 
 
-class ConfigurationError(Exception):
+class ConfigurationError(DrmkitError):
     """drmkit cannot start with the given configuration; the message says what to change."""
 
 

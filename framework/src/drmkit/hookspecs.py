@@ -1,14 +1,16 @@
 """Hook specifications of drmkit's key-system plugins (pluggy project ``drmkit``).
 
-Every hook is named ``drm_*``. Session and system hooks are **routed**: the framework builds, once
-at start-up, a hook caller per key system holding only the plugin that declared that key system
-(plus cross-cutting wrapper plugins such as metrics and logging), so an implementation never has to
-check a key-system string. Hooks marked *broadcast* go to every enabled plugin.
+Every hook is named ``drm_*``. Session and system hooks are **routed**: the framework gives each
+key-system plugin a pluggy manager of its own holding only that plugin (plus cross-cutting wrapper
+plugins such as metrics and logging) and calls a key system's hooks there, so an implementation
+never has to check a key-system string. Hooks marked *broadcast* go to every enabled plugin.
 
 Errors: an implementation reports failure by raising. A :class:`drmkit.errors.DrmError` subclass
-keeps its status (e.g. ``NotSupportedError``, ``InvalidInitDataError``); any other exception
-becomes ``FAIL`` with the plugin's name in the message. Implementations run on a worker thread,
-never on the event loop, ordered per session; they must not block on another session.
+keeps its status (e.g. ``NotSupportedError``, ``InvalidInitDataError``); an argument the HAL refuses
+(``drmkit_hal.InvalidArgumentError``) is ``InvalidInputError``; any other exception, a plain
+``ValueError`` included, becomes ``FAIL`` with the plugin's name in the message. Implementations
+run on a worker thread, never on the event loop, ordered per session; they must not block on
+another session.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import drmkit_hal
 import pytest
 from drmkit.config import PluginSettings
 from drmkit.errors import (
@@ -11,6 +12,7 @@ from drmkit.errors import (
     FailError,
     InterfaceNotImplementedError,
     InvalidInputError,
+    InvalidLicenseError,
     NotSupportedError,
     PluginLoadError,
     PluginNotInstalledError,
@@ -227,7 +229,13 @@ class FakeKeySystem:
     @hookimpl
     def drm_update_session(self, session: Any, response: bytes) -> None:
         if response == b"value":
-            raise ValueError("bad value")
+            raise ValueError("bad value")  # the plugin's own code: a plugin bug
+        if response == b"type":
+            raise TypeError("bad type")
+        if response == b"typed":
+            raise InvalidLicenseError("not a license")
+        if response == b"hal":
+            raise drmkit_hal.InvalidArgumentError("key id must be 16 bytes long, not 3")
         raise RuntimeError("plugin bug")
 
 
@@ -283,8 +291,18 @@ def test_plugin_exceptions_become_typed_errors(
         FailError, match=r"first\.drm_update_session raised RuntimeError: plugin bug"
     ):
         route.call("drm_update_session", session=FakeSession(), response=b"x")
-    with pytest.raises(InvalidInputError, match="bad value"):
-        route.call("drm_update_session", session=FakeSession(), response=b"value")
+    # A ValueError or TypeError from the plugin's own code is its bug, not the caller's input.
+    for response, raised in ((b"value", "ValueError: bad value"), (b"type", "TypeError: bad type")):
+        with pytest.raises(FailError) as caught:
+            route.call("drm_update_session", session=FakeSession(), response=response)
+        assert type(caught.value) is FailError
+        assert str(caught.value) == f"first.drm_update_session raised {raised}"
+    # drmkit's typed input errors keep their class; an argument the HAL refused is bad input.
+    with pytest.raises(InvalidLicenseError, match="not a license"):
+        route.call("drm_update_session", session=FakeSession(), response=b"typed")
+    with pytest.raises(InvalidInputError) as refused:
+        route.call("drm_update_session", session=FakeSession(), response=b"hal")
+    assert str(refused.value) == "first.drm_update_session: key id must be 16 bytes long, not 3"
 
 
 def test_unknown_key_system_lists_served(

@@ -1,4 +1,4 @@
-"""Routed hook calls cache their implementations, and see plugins registered later."""
+"""Routed hook calls see cross-cutting plugins registered later, and drop them when unregistered."""
 
 from __future__ import annotations
 
@@ -22,14 +22,14 @@ class _Counting:
 
 
 async def test_a_plugin_registered_later_is_called_then_dropped(media_keys: MediaKeys) -> None:
-    pm = media_keys._factory._plugins.pm
-    version = await media_keys.get_version()  # the cache is warm
+    plugins = media_keys._factory._plugins
+    version = await media_keys.get_version()  # the route has been called before
     counting = _Counting()
-    pm.register(counting, name="test.counting")
+    plugins.register_plugin(counting, "test.counting")
     try:
         assert await media_keys.get_version() == version
         assert counting.calls == 1
     finally:
-        pm.unregister(counting)
+        plugins.unregister_plugin("test.counting")
     assert await media_keys.get_version() == version
-    assert counting.calls == 1  # unregistered: no longer in the cached list
+    assert counting.calls == 1  # unregistered: no longer called

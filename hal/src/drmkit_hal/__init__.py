@@ -43,6 +43,8 @@ from .errors import (
     DecryptNotSupportedError,
     ExtensionNotSupportedError,
     HalError,
+    InvalidArgumentError,
+    InvalidBufferError,
     LibraryLoadError,
     OcdmCallError,
 )
@@ -60,6 +62,8 @@ __all__ = [
     "Hal",
     "HalConfig",
     "HalError",
+    "InvalidArgumentError",
+    "InvalidBufferError",
     "KeyStatus",
     "LibraryLoadError",
     "LibraryProfile",

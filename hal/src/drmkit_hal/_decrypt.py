@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from itertools import chain
 
 from ._types import EncryptionScheme, Pattern, Subsample
+from .errors import InvalidArgumentError
 
 BLOCK = 16
 MAX_V2_SUBSAMPLES = 255  # SampleInfo.subSampleCount is a uint8_t
@@ -46,16 +47,16 @@ def pack_subsamples(subsamples: Sequence[tuple[int, int]], length: int) -> bytes
         packer = _packers.setdefault(count, struct.Struct("@" + "HI" * count))
     flat = tuple(chain.from_iterable(subsamples))
     if len(flat) != 2 * count:
-        raise ValueError("every subsample must be a (clear_bytes, encrypted_bytes) pair")
+        raise InvalidArgumentError("every subsample must be a (clear_bytes, encrypted_bytes) pair")
     try:
         packed = packer.pack(*flat)
     except struct.error as exc:
-        raise ValueError(
+        raise InvalidArgumentError(
             "subsample sizes out of range (clear_bytes 0..65535, encrypted_bytes 0..2**32-1)"
         ) from exc
     total = sum(flat)
     if total != length:
-        raise ValueError(f"subsamples cover {total} bytes but the buffer holds {length}")
+        raise InvalidArgumentError(f"subsamples cover {total} bytes but the buffer holds {length}")
     return packed
 
 
@@ -73,7 +74,7 @@ def check_iv(iv: bytes, *, counter_context: bool = False) -> None:
     if counter_context and 16 <= len(iv) <= MAX_COUNTER_CONTEXT:
         return
     allowed = "0, 8 or 16..24" if counter_context else "0, 8 or 16"
-    raise ValueError(f"IV must be {allowed} bytes long, not {len(iv)}")
+    raise InvalidArgumentError(f"IV must be {allowed} bytes long, not {len(iv)}")
 
 
 def check_key_id(key_id: bytes, *, allow_empty: bool) -> None:
@@ -81,16 +82,16 @@ def check_key_id(key_id: bytes, *, allow_empty: bool) -> None:
     if len(key_id) == 16 or (allow_empty and not key_id):
         return
     allowed = "0 or 16" if allow_empty else "16"
-    raise ValueError(f"key id must be {allowed} bytes long, not {len(key_id)}")
+    raise InvalidArgumentError(f"key id must be {allowed} bytes long, not {len(key_id)}")
 
 
 def check_pattern(pattern: Pattern) -> None:
     """Pattern block counts fit uint32 and a pattern with skip blocks has crypt blocks."""
     crypt, skip = pattern
     if not (0 <= crypt <= _U32 and 0 <= skip <= _U32):
-        raise ValueError(f"pattern block counts must be 0..2**32-1, not {crypt}:{skip}")
+        raise InvalidArgumentError(f"pattern block counts must be 0..2**32-1, not {crypt}:{skip}")
     if crypt == 0 and skip != 0:
-        raise ValueError(f"pattern 0:{skip} encrypts no block")
+        raise InvalidArgumentError(f"pattern 0:{skip} encrypts no block")
 
 
 def encrypted_ranges(subsamples: Sequence[Subsample], length: int) -> list[tuple[int, int]]:

@@ -19,7 +19,7 @@ from ._ocdm import ffi, lib
 from ._profile import KNOWN_QUIRKS, CdmProfile, LibraryProfile, resolve_profile
 from ._system import CdmSystem
 from ._types import DecryptVariant, OcdmStatus, PlayLevels
-from .errors import HalError, OcdmCallError
+from .errors import HalError, InvalidArgumentError, OcdmCallError
 
 log = logging.getLogger("drmkit_hal")
 
@@ -59,14 +59,14 @@ class HalConfig:
             variant = DecryptVariant(self.decrypt_variant)
         except ValueError:
             choices = ", ".join(v.value for v in DecryptVariant)
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"unknown decrypt_variant {self.decrypt_variant!r} (one of {choices})"
             ) from None
         object.__setattr__(self, "decrypt_variant", variant)
         quirks = frozenset(self.quirks)
         unknown = quirks - KNOWN_QUIRKS
         if unknown:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"unknown HAL quirks {sorted(unknown)} (known: {sorted(KNOWN_QUIRKS)})"
             )
         object.__setattr__(self, "quirks", quirks)
@@ -332,7 +332,7 @@ class Hal:
         """Return the live ``CdmSession`` holding a usable ``key_id`` (``opencdm_get_session``)."""
         self._check_open()
         if len(key_id) != 16:
-            raise ValueError(f"key id must be 16 bytes long, not {len(key_id)}")
+            raise InvalidArgumentError(f"key id must be 16 bytes long, not {len(key_id)}")
         return self._adopt_found_session(lib.hal_get_session(self._lib, key_id, 16, wait_ms))
 
     def _adopt_found_session(self, pointer: Any) -> Any:

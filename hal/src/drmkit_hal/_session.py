@@ -21,7 +21,13 @@ from ._types import (
     Pattern,
     Subsample,
 )
-from .errors import DecryptNotSupportedError, HalError, OcdmCallError
+from .errors import (
+    DecryptNotSupportedError,
+    HalError,
+    InvalidArgumentError,
+    InvalidBufferError,
+    OcdmCallError,
+)
 
 if TYPE_CHECKING:
     from ._library import Library
@@ -45,7 +51,9 @@ _MORE_DATA = (OcdmStatus.MORE_DATA_AVAILABLE, OcdmStatus.BUFFER_TOO_SMALL)
 def check_size(data: bytes, limit: int, what: str) -> None:
     """Refuse ``data`` longer than the ABI's length type instead of letting C truncate it."""
     if len(data) > limit:
-        raise ValueError(f"{what} is {len(data)} bytes; the OCDM ABI carries at most {limit}")
+        raise InvalidArgumentError(
+            f"{what} is {len(data)} bytes; the OCDM ABI carries at most {limit}"
+        )
 
 
 def raise_for(function: str, status: int, message: str = "") -> None:
@@ -337,7 +345,7 @@ class CdmSession:
     ) -> None:
         """Decrypt ``buffer`` in place, zero-copy, with the GIL released during the C call."""
         if not 0 <= scheme <= EncryptionScheme.CBCS:
-            raise ValueError(f"unknown encryption scheme {scheme!r}")
+            raise InvalidArgumentError(f"unknown encryption scheme {scheme!r}")
         if self._schemes is not None and scheme not in self._schemes:
             raise DecryptNotSupportedError(
                 f"the {self._profile.name} CDM does not decrypt "
@@ -359,11 +367,13 @@ class CdmSession:
         try:
             data = ffi.from_buffer("uint8_t[]", buffer, require_writable=True)
         except (TypeError, BufferError) as exc:
-            raise TypeError(f"decrypt needs a writable contiguous buffer: {exc}") from exc
+            raise InvalidBufferError(f"decrypt needs a writable contiguous buffer: {exc}") from exc
         with data:
             length = len(data)
             if length > _U32:
-                raise ValueError(f"sample of {length} bytes exceeds the ABI's uint32 length")
+                raise InvalidArgumentError(
+                    f"sample of {length} bytes exceeds the ABI's uint32 length"
+                )
             if subsamples:
                 packed = _decrypt.pack_subsamples(subsamples, length)
             if not length or scheme == EncryptionScheme.CLEAR:
@@ -375,7 +385,7 @@ class CdmSession:
                 if subsamples:
                     count = len(subsamples)
                     if count > _decrypt.MAX_V2_SUBSAMPLES:
-                        raise ValueError(
+                        raise InvalidArgumentError(
                             f"{count} subsamples: opencdm_session_decrypt_v2 carries at most 255"
                         )
 

@@ -12,7 +12,7 @@ from ._lifetime import LifetimeGuard, State
 from ._ocdm import ffi, lib
 from ._session import CdmSession, _read_blob, _read_string, check_size, raise_for
 from ._types import DecryptVariant, LicenseType, OcdmStatus
-from .errors import ExtensionNotSupportedError, HalError, OcdmCallError
+from .errors import ExtensionNotSupportedError, HalError, InvalidArgumentError, OcdmCallError
 
 if TYPE_CHECKING:
     from ._hal import Hal
@@ -73,7 +73,10 @@ class CdmSystem:
         """Construct a session; challenges fired during construct reach ``callbacks`` first."""
         check_size(init_data, _U16, "init data")
         check_size(cdm_data, _U16, "CDM data")
-        license_type = LicenseType(license_type)
+        try:
+            license_type = LicenseType(license_type)
+        except ValueError as exc:
+            raise InvalidArgumentError(str(exc)) from None
         session = CdmSession(
             self, self._library, callbacks, self._variant, self._quirks, self.profile
         )
@@ -98,7 +101,7 @@ class CdmSystem:
     def find_session(self, key_id: bytes, wait_ms: int = 0) -> CdmSession | None:
         """Return this system's session holding a usable ``key_id`` (``get_system_session``)."""
         if len(key_id) != 16:
-            raise ValueError(f"key id must be 16 bytes long, not {len(key_id)}")
+            raise InvalidArgumentError(f"key id must be 16 bytes long, not {len(key_id)}")
         self._guard.enter()
         try:
             found = lib.hal_get_system_session(self._lib, self._ptr, key_id, 16, wait_ms)

@@ -9,6 +9,20 @@ class HalError(Exception):
     """Base of every HAL error; also raised for calls on a closed HAL or destructed object."""
 
 
+class InvalidArgumentError(ValueError):
+    """An argument the HAL refuses before any C call (a length, size, scheme, pattern, enum value).
+
+    A :class:`ValueError`, so callers that catch ``ValueError`` keep working; not a
+    :class:`HalError`, which says the HAL, the library or the CDM could not do a call. Its own
+    class lets callers (drmkit's exception translation) tell a refused argument from a
+    ``ValueError`` raised anywhere else.
+    """
+
+
+class InvalidBufferError(InvalidArgumentError, TypeError):
+    """A decrypt buffer that is not writable and contiguous; also a :class:`TypeError`."""
+
+
 class LibraryLoadError(HalError):
     """The OCDM library could not be loaded or lacks required symbols."""
 

@@ -4,6 +4,12 @@ Start-up order: hook specs; blocked names (``plugins.disabled``); each enabled e
 unknown name, an import failure or a registration failure is a clear :class:`ConfigurationError`);
 the cross-cutting plugins (metrics, logging); ``check_pending``; then ``drm_key_systems`` of every
 key-system plugin (two plugins claiming one key system is an error) and a route per key system.
+
+Two kinds of pluggy manager, both used through pluggy's public API only: ``pm`` holds every plugin
+(validation, blocking, the broadcast hooks, listings); each key-system plugin has a *hook manager*
+of its own holding that plugin and the cross-cutting plugins, which its routes call
+(:mod:`drmkit.keysystems.routing`). Register plugins through this class, never on ``pm``
+directly: a cross-cutting plugin registered here joins every hook manager at once.
 """
 
 from __future__ import annotations
@@ -14,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
-from drmkit import hookspecs
 from drmkit.config import PluginSettings
 from drmkit.errors import (
     ConfigurationError,
@@ -25,9 +30,8 @@ from drmkit.errors import (
 from drmkit.keysystems.loader import PluginEntryPoint, installed_entry_points, require_installed
 from drmkit.keysystems.logs import LoggingPlugin
 from drmkit.keysystems.metrics import MetricsPlugin
-from drmkit.keysystems.routing import KeySystemRoute
+from drmkit.keysystems.routing import KeySystemRoute, new_hook_manager
 from drmkit.keysystems.wrappers import ObservingPlugin
-from drmkit.sdk import PROJECT_NAME
 from drmkit.sdk.model import KeySystemInfo
 from drmkit.sdk.test_license import TestLicenseEndpoint
 from prometheus_client import CollectorRegistry
@@ -60,27 +64,28 @@ class DrmPluginManager:
         load_entry_points: bool = True,
     ) -> None:
         self.settings = settings or PluginSettings()
-        self.pm = pluggy.PluginManager(PROJECT_NAME)
-        self.pm.add_hookspecs(hookspecs)
+        self.pm = new_hook_manager()
         self.registry = registry if registry is not None else CollectorRegistry()
         self._key_system_plugins: dict[str, object] = {}
+        # Per key-system plugin: its own hook manager (that plugin + the cross-cutting ones).
+        self._hook_managers: dict[str, pluggy.PluginManager] = {}
+        self._cross_cutting: dict[str, object] = {}
         self._routes: dict[str, KeySystemRoute] = {}
         self._installed: dict[str, PluginEntryPoint] = {}
         for name in self.settings.disabled:
             self.pm.set_blocked(name)
+        if self.settings.trace:
+            self._trace(self.pm)
         if load_entry_points:
             self._load_enabled()
         self.metrics = MetricsPlugin(self.registry, wrap=False)
         logging_plugin = LoggingPlugin(wrap=False)
-        self.pm.register(self.metrics, name="drmkit.metrics")
-        self.pm.register(logging_plugin, name="drmkit.logging")
+        self.register_plugin(self.metrics, "drmkit.metrics")
+        self.register_plugin(logging_plugin, "drmkit.logging")
         # One wrapper per hook feeds both: half the wrapper cost on every routed call.
-        self.pm.register(
-            ObservingPlugin(self.metrics.observe, logging_plugin.observe), name="drmkit.observers"
+        self.register_plugin(
+            ObservingPlugin(self.metrics.observe, logging_plugin.observe), "drmkit.observers"
         )
-        if self.settings.trace:
-            self.pm.trace.root.setwriter(log.debug)
-            self.pm.enable_tracing()
         self._check_pending()
         self.rebuild_routes()
 
@@ -100,15 +105,15 @@ class DrmPluginManager:
 
         Tests register plugins directly with it; ``rebuild`` recomputes the routes at once.
         """
-        try:
-            registered = self.pm.register(plugin, name=name)
-        except Exception as exc:
-            raise PluginLoadError(
-                f"key-system plugin {name!r} could not be registered: {type(exc).__name__}: {exc}"
-            ) from exc
-        if registered is None:
-            raise PluginLoadError(f"key-system plugin {name!r} is blocked")
+        self._register(self.pm, plugin, name, "key-system plugin")
+        hooks = new_hook_manager()
+        if self.settings.trace:
+            self._trace(hooks)
+        hooks.register(plugin, name=name)  # validated by the registration above
+        for other_name, other in self._cross_cutting.items():
+            hooks.register(other, name=other_name)
         self._key_system_plugins[name] = plugin
+        self._hook_managers[name] = hooks
         if rebuild:
             self._check_pending()
             self.rebuild_routes()
@@ -116,9 +121,52 @@ class DrmPluginManager:
     def remove_key_system_plugin(self, name: str) -> None:
         """Unregister a key-system plugin and drop its routes."""
         plugin = self._key_system_plugins.pop(name, None)
+        self._hook_managers.pop(name, None)
         if plugin is not None:
             self.pm.unregister(plugin)
         self.rebuild_routes()
+
+    def register_plugin(self, plugin: object, name: str) -> str:
+        """Register a cross-cutting plugin (an observer, a fault injector) in every route.
+
+        It joins the hook manager of every key-system plugin at once, so routes already handed to
+        MediaKeys call it from their next call on; it is validated like any plugin
+        (:class:`PluginLoadError`). Returns ``name``.
+        """
+        self._register(self.pm, plugin, name, "plugin")
+        for hooks in self._hook_managers.values():
+            hooks.register(plugin, name=name)
+        self._cross_cutting[name] = plugin
+        try:
+            self._check_pending()
+        except PluginLoadError:
+            self.unregister_plugin(name)
+            raise
+        return name
+
+    def unregister_plugin(self, name: str) -> object:
+        """Unregister the cross-cutting plugin ``name`` from every route and return it."""
+        plugin = self._cross_cutting.pop(name)
+        for hooks in self._hook_managers.values():
+            hooks.unregister(name=name)
+        self.pm.unregister(name=name)
+        return plugin
+
+    @staticmethod
+    def _register(pm: pluggy.PluginManager, plugin: object, name: str, what: str) -> None:
+        try:
+            registered = pm.register(plugin, name=name)
+        except Exception as exc:
+            raise PluginLoadError(
+                f"{what} {name!r} could not be registered: {type(exc).__name__}: {exc}"
+            ) from exc
+        if registered is None:
+            raise PluginLoadError(f"{what} {name!r} is blocked")
+
+    @staticmethod
+    def _trace(pm: pluggy.PluginManager) -> None:
+        pm.trace.root.setwriter(log.debug)
+        pm.enable_tracing()
 
     def _check_pending(self) -> None:
         try:
@@ -129,8 +177,8 @@ class DrmPluginManager:
     def rebuild_routes(self) -> None:
         """Ask every key-system plugin for its key systems and build one route per key system."""
         claimed: dict[str, tuple[str, KeySystemInfo]] = {}
-        for name, plugin in self._key_system_plugins.items():
-            for info in self._declared_by(name, plugin):
+        for name in self._key_system_plugins:
+            for info in self._declared_by(name):
                 if info.key_system in claimed:
                     other = claimed[info.key_system][0]
                     raise DuplicateKeySystemError(
@@ -138,17 +186,16 @@ class DrmPluginManager:
                         f" {other!r} and {name!r}; disable one (plugins.enabled)"
                     )
                 claimed[info.key_system] = (name, info)
-        routes: dict[str, KeySystemRoute] = {}
-        for key_system, (name, info) in claimed.items():
-            others = [p for n, p in self._key_system_plugins.items() if n != name]
-            routes[key_system] = KeySystemRoute(self.pm, info, name, others)
-        self._routes = routes
+        self._routes = {
+            key_system: KeySystemRoute(self._hook_managers[name], info, name)
+            for key_system, (name, info) in claimed.items()
+        }
 
-    def _declared_by(self, name: str, plugin: object) -> list[KeySystemInfo]:
-        others = [p for n, p in self._key_system_plugins.items() if n != name]
-        caller = self.pm.subset_hook_caller("drm_key_systems", remove_plugins=others)
+    def _declared_by(self, name: str) -> list[KeySystemInfo]:
+        # Asked through the plugin's own hook manager: no other key-system plugin answers.
+        hooks = self._hook_managers[name]
         try:
-            declared = [info for result in caller() for info in (result or [])]
+            declared = [info for result in hooks.hook.drm_key_systems() for info in (result or [])]
         except Exception as exc:
             raise PluginLoadError(
                 f"key-system plugin {name!r} failed in drm_key_systems: {type(exc).__name__}: {exc}"

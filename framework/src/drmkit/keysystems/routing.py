@@ -1,21 +1,24 @@
-"""Per-key-system hook callers, built once at start-up.
+"""Per-key-system routes over pluggy's public API.
 
-A :class:`KeySystemRoute` holds, for each routed hook, a pluggy ``subset_hook_caller`` that contains
-only the plugin which declared the key system plus the cross-cutting plugins (metrics, logging). A
-broadcast ``firstresult`` call would misroute whenever the right plugin legitimately returns
-``None``; a subset caller cannot.
+Each key-system plugin gets a ``pluggy.PluginManager`` of its own (its *hook manager*) that holds
+that plugin and the cross-cutting plugins (metrics, logging, whatever is registered at run time),
+and never another key-system plugin. A :class:`KeySystemRoute` calls a hook as
+``hooks.hook.drm_xxx(**kwargs)`` on its plugin's hook manager, so pluggy's call path, argument
+handling and wrappers apply unchanged, and a plugin that legitimately answers ``None`` cannot be
+overtaken by another key system's plugin (which a broadcast ``firstresult`` call would allow).
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pluggy
 from drmkit import hookspecs
 from drmkit.errors import DrmError, FailError, InterfaceNotImplementedError
 from drmkit.keysystems.errors import translate_exception
+from drmkit.sdk import PROJECT_NAME
 from drmkit.sdk.model import KeySystemCapabilities, KeySystemInfo
 
 DECLARATION_HOOKS = frozenset(
@@ -43,75 +46,54 @@ def is_firstresult(name: str) -> bool:
     return bool(opts.get("firstresult"))
 
 
-class _HookPlan:
-    """Calls one routed hook through pluggy's executor with its implementations cached.
+def hook_arguments(name: str) -> tuple[str, ...]:
+    """Return the argument names of hook ``name``, in the order of its specification."""
+    return tuple(inspect.signature(getattr(hookspecs, name)).parameters)
 
-    pluggy's ``HookCaller.__call__`` re-filters a subset caller's implementations, copies them and
-    re-checks the arguments on every call; routed hooks run on every CDM operation (every sample
-    decrypt), so the filtered list is cached here and refreshed whenever the registrations change
-    (the caller's underlying implementation list then differs from the one last seen). Falls back
-    to the plain call should pluggy's internals ever change shape.
-    """
 
-    __slots__ = ("_cache", "_defaults", "_execute", "_source", "caller", "firstresult", "name")
+def new_hook_manager() -> pluggy.PluginManager:
+    """Return an empty pluggy manager of project ``drmkit`` with drmkit's hook specifications."""
+    manager = pluggy.PluginManager(PROJECT_NAME)
+    manager.add_hookspecs(hookspecs)
+    return manager
 
-    def __init__(self, caller: Any, firstresult: bool) -> None:
-        self.caller = caller
-        self.name: str = caller.name
-        self.firstresult = firstresult
-        spec = caller.spec
-        defaults = getattr(spec, "kwargdefaults", None) if spec is not None else None
-        self._defaults: dict[str, object] | None = dict(defaults) if defaults else None
-        # A subset caller reads its original caller's list; with nothing to remove, pluggy hands
-        # out the original caller itself.
-        original = getattr(caller, "_orig", caller)
-        self._source: list[Any] | None = getattr(original, "_hookimpls", None)
-        self._execute: Any = getattr(caller, "_hookexec", None)
-        # (the implementation list last seen, the subset called): replaced whole, so that a
-        # worker thread never pairs a new registration snapshot with an old subset.
-        self._cache: tuple[list[Any], list[Any]] | None = None
 
-    def __call__(self, kwargs: dict[str, Any]) -> Any:
-        source, execute = self._source, self._execute
-        if source is None or execute is None:
-            return self.caller(**kwargs)
-        cache = self._cache
-        if cache is None or cache[0] != source:  # identity-wise compare of a few items
-            cache = (list(source), self.caller.get_hookimpls())
-            self._cache = cache
-        if self._defaults:
-            kwargs = {**self._defaults, **kwargs}
-        return execute(self.name, cache[1], kwargs, self.firstresult)
+_FIRSTRESULT = frozenset(name for name in ROUTED_HOOKS if is_firstresult(name))
+_ARGUMENTS = {name: frozenset(hook_arguments(name)) for name in ROUTED_HOOKS}
 
 
 class KeySystemRoute:
-    """Calls the hooks of one key system's plugin (with the cross-cutting wrappers)."""
+    """Calls the hooks of one key system: its plugin's hook manager, with the observers.
 
-    __slots__ = ("_callers", "_firstresult", "_implemented", "_plans", "info", "plugin_name")
+    The hook manager is shared by the routes of every key system one plugin declares, and the
+    plugin manager registers cross-cutting plugins in it at run time: a route always calls the
+    plugins registered now, including for MediaKeys created before the registration.
+    """
 
-    def __init__(
-        self,
-        pm: pluggy.PluginManager,
-        info: KeySystemInfo,
-        plugin_name: str,
-        other_key_system_plugins: Iterable[object],
-    ) -> None:
+    __slots__ = ("_callers", "_implemented", "_plans", "hooks", "info", "plugin", "plugin_name")
+
+    def __init__(self, hooks: pluggy.PluginManager, info: KeySystemInfo, plugin_name: str) -> None:
+        """Route ``info``'s key system to plugin ``plugin_name`` registered in ``hooks``."""
+        plugin = hooks.get_plugin(plugin_name)
+        if plugin is None:
+            raise ValueError(f"plugin {plugin_name!r} is not registered in the hook manager")
+        self.hooks = hooks
         self.info = info
+        self.plugin: object = plugin
         self.plugin_name = plugin_name
-        remove = list(other_key_system_plugins)
-        owner = pm.get_plugin(plugin_name)
-        self._callers: dict[str, Any] = {}
-        self._implemented: set[str] = set()
-        self._firstresult: set[str] = set()
-        self._plans: dict[str, _HookPlan] = {}
-        for name in ROUTED_HOOKS:
-            caller = pm.subset_hook_caller(name, remove_plugins=remove)
-            self._callers[name] = caller
-            if any(impl.plugin is owner for impl in caller.get_hookimpls()):
-                self._implemented.add(name)
-            if is_firstresult(name):
-                self._firstresult.add(name)
-            self._plans[name] = _HookPlan(caller, name in self._firstresult)
+        self._callers: dict[str, pluggy.HookCaller] = {
+            name: getattr(hooks.hook, name) for name in ROUTED_HOOKS
+        }
+        # Computed once: what the key system's own plugin implements (cross-cutting plugins
+        # registered later wrap these calls; they do not make a hook "implemented").
+        owned = {caller.name for caller in hooks.get_hookcallers(plugin) or ()}
+        self._implemented = frozenset(owned.intersection(ROUTED_HOOKS))
+        # What a call needs, found with one lookup (routed calls run on every CDM operation):
+        # the caller, the argument names of the specification, whether it is firstresult.
+        self._plans: dict[str, tuple[pluggy.HookCaller, frozenset[str], bool]] = {
+            name: (self._callers[name], _ARGUMENTS[name], name in _FIRSTRESULT)
+            for name in self._implemented
+        }
 
     @property
     def key_system(self) -> str:
@@ -130,26 +112,40 @@ class KeySystemRoute:
     @property
     def implemented_hooks(self) -> frozenset[str]:
         """The routed hooks the key system's plugin implements."""
-        return frozenset(self._implemented)
+        return self._implemented
+
+    def hook_caller(self, hook: str) -> pluggy.HookCaller:
+        """Return pluggy's caller of routed hook ``hook`` (every implementation it calls)."""
+        caller = self._callers.get(hook)
+        if caller is None:
+            raise ValueError(f"{hook!r} is not a routed hook")
+        return caller
 
     def call(self, hook: str, **kwargs: Any) -> Any:
         """Call ``hook`` for this key system; errors come back as typed ``DrmError`` s.
 
         An unimplemented hook, or a firstresult hook that answers ``None``, raises
-        ``InterfaceNotImplementedError``.
+        ``InterfaceNotImplementedError``. Arguments that do not match the hook's specification
+        (misspelt, missing or extra) raise ``TypeError`` before any plugin runs: a bug of the
+        caller in drmkit, never blamed on the plugin; so are pluggy's own call errors
+        (``pluggy.HookCallError``), which pass through untranslated.
         """
-        if hook not in self._implemented:
+        plan = self._plans.get(hook)
+        if plan is None:
+            self.hook_caller(hook)  # an unknown hook name is drmkit's bug: ValueError
             raise InterfaceNotImplementedError(
                 f"{self.info.key_system} ({self.plugin_name}) does not implement {hook}"
             )
-        plan = self._plans[hook]
+        caller, arguments, firstresult = plan
+        if kwargs.keys() != arguments:
+            raise _argument_error(hook, kwargs)
         try:
-            result = plan(kwargs)
-        except DrmError:
+            result = caller(**kwargs)
+        except (DrmError, pluggy.HookCallError):
             raise
         except Exception as exc:
             raise translate_exception(exc, f"{self.plugin_name}.{hook}") from exc
-        if plan.firstresult:
+        if firstresult:
             if result is None:
                 raise InterfaceNotImplementedError(
                     f"{self.info.key_system} ({self.plugin_name}) gave no answer to {hook}"
@@ -157,12 +153,29 @@ class KeySystemRoute:
             return result
         return None
 
+    def implementation(self, hook: str) -> pluggy.HookImpl:
+        """Return the key system's plugin's own implementation of ``hook`` (no wrappers)."""
+        for impl in self.hook_caller(hook).get_hookimpls():
+            if impl.plugin is self.plugin and not impl.wrapper:
+                return impl
+        raise FailError(f"no implementation of {hook}")
+
     def call_direct(self, hook: str, **kwargs: Any) -> Any:
         """Call the plugin's implementation without wrappers (benchmarks compare the two)."""
-        impls = [i for i in self._callers[hook].get_hookimpls() if not i.wrapper]
-        if not impls:
-            raise FailError(f"no implementation of {hook}")
-        return impls[-1].function(**{a: kwargs[a] for a in impls[-1].argnames})
+        impl = self.implementation(hook)
+        return impl.function(**{name: kwargs[name] for name in impl.argnames})
+
+
+def _argument_error(hook: str, kwargs: Mapping[str, Any]) -> TypeError:
+    expected = hook_arguments(hook)
+    missing = [name for name in expected if name not in kwargs]
+    unexpected = [name for name in kwargs if name not in expected]
+    problems = []
+    if unexpected:
+        problems.append(f"unexpected argument(s) {', '.join(map(repr, unexpected))}")
+    if missing:
+        problems.append(f"missing argument(s) {', '.join(map(repr, missing))}")
+    return TypeError(f"{hook}({', '.join(expected)}): {'; '.join(problems)}")
 
 
 def route_table(routes: Mapping[str, KeySystemRoute]) -> dict[str, str]:

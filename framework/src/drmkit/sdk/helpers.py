@@ -12,10 +12,12 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from drmkit.errors import DrmkitError
+
 ContextT = TypeVar("ContextT")
 
 
-class DemoCheckError(Exception):
+class DemoCheckError(DrmkitError):
     """A demo step found something wrong; the demo reports the step as failed with the message."""
 
 

@@ -66,6 +66,7 @@ from drmkit_hal import (
     CdmSystem,
     DecryptNotSupportedError,
     EncryptionScheme,
+    InvalidArgumentError,
     LicenseType,
     OcdmCallError,
     Pattern,
@@ -447,7 +448,7 @@ class OcdmKeySystemPlugin:
         cdm = self._cdm(session)
         try:
             return bool(cdm.has_key_id(key_id))
-        except ValueError:  # e.g. not 16 bytes: the OCDM ABI cannot even name such a key
+        except InvalidArgumentError:  # e.g. not 16 bytes: the OCDM ABI cannot even name such a key
             return False
 
     @hookimpl

@@ -30,7 +30,7 @@ from typing import Any
 
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
-from drmkit.errors import InvalidLicenseError
+from drmkit.errors import DrmkitError, InvalidLicenseError
 
 TEST_LICENSE_MARKER = b'"drmkit_test_license"'
 KEY_STATUSES = frozenset(
@@ -155,7 +155,7 @@ def check_test_license(response: bytes, key_systems: frozenset[str]) -> TestLice
 _WIDEVINE_PREFIX = re.compile(rb"^([0-9]+):Type:")
 
 
-class TestChallengeError(ValueError):
+class TestChallengeError(DrmkitError, ValueError):
     """A message that is not a well-formed drmkit test challenge (the reason is the message)."""
 
     __test__ = False  # not a pytest test class, despite the name

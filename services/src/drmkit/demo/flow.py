@@ -34,7 +34,7 @@ from drmkit.core import (
 from drmkit.core.listeners import EventStream
 from drmkit.demo.runner import Step
 from drmkit.demo.samples import CencSample, make_samples
-from drmkit.errors import ConfigurationError, DrmError
+from drmkit.errors import ConfigurationError, DrmError, DrmkitError
 from drmkit.keysystems.loader import installed_entry_points
 from drmkit.license_server import KeyStore, LicenseServerThread
 from drmkit.license_server.app import LicenseEndpoint, license_endpoints
@@ -60,7 +60,7 @@ DemoError = DemoCheckError
 """A demo check failed (wrong bytes, missing event, bad status, ...); plugins raise it too."""
 
 
-class DemoSetupError(Exception):
+class DemoSetupError(DrmkitError):
     """The demo cannot run as asked (e.g. the key system is not enabled)."""
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import struct
 
+from drmkit.errors import DrmkitError
+
 HEADER = struct.Struct(">I")
 """The frame header: payload length as an unsigned 32-bit big-endian integer."""
 
@@ -15,7 +17,7 @@ DEFAULT_MAX_FRAME = 1024 * 1024
 """Largest payload accepted unless configured otherwise (bytes)."""
 
 
-class FrameError(Exception):
+class FrameError(DrmkitError):
     """The byte stream cannot be split into frames any more (the connection must be dropped)."""
 
 

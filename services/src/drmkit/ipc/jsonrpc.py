@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from drmkit.errors import DrmkitError
+
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
@@ -24,7 +26,7 @@ MKS_ERROR_BASE = 1000
 RequestId = int | str
 
 
-class RpcError(Exception):
+class RpcError(DrmkitError):
     """A JSON-RPC error object: raise it from a handler, or receive it from a call."""
 
     def __init__(self, code: int, message: str, data: Any = None) -> None:

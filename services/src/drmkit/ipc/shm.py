@@ -14,8 +14,10 @@ import fcntl
 import mmap
 import os
 
+from drmkit.errors import DrmkitError
 
-class SharedRegionError(Exception):
+
+class SharedRegionError(DrmkitError):
     """A region cannot be created, attached or addressed as asked."""
 
 

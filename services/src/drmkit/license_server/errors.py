@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from drmkit.errors import DrmkitError
 
-class LicenseServerError(Exception):
+
+class LicenseServerError(DrmkitError):
     """A request the license server refuses; rendered as ``{"error": {"code", "message", ...}}``.
 
     ``code`` is stable and meant for programs; ``message`` is for people; ``details`` are extra

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from drmkit.errors import DrmkitError
 from drmkit.license_server.config import LicenseServerSettings
 from drmkit.license_server.keyids import KEY_BYTES
 
@@ -35,7 +36,7 @@ CREATE TABLE IF NOT EXISTS content_keys (
 _LOOKUP_BATCH = 500
 
 
-class KeyStoreError(Exception):
+class KeyStoreError(DrmkitError):
     """The key store cannot be opened or used (unwritable path, not a drmkit database, ...)."""
 
 

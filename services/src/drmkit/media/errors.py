@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from drmkit.errors import DrmkitError
 
-class MediaError(Exception):
+
+class MediaError(DrmkitError):
     """Base class of every error raised by :mod:`drmkit.media`."""
 
 

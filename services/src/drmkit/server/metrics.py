@@ -12,6 +12,7 @@ import ipaddress
 import os
 from pathlib import Path
 
+from drmkit.errors import DrmkitError
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -75,7 +76,7 @@ class ServerMetrics:
         histogram.observe(seconds)
 
 
-class MetricsEndpointError(Exception):
+class MetricsEndpointError(DrmkitError):
     """The metrics address is malformed or not allowed."""
 
 

@@ -8,8 +8,10 @@ import socket
 import stat
 from pathlib import Path
 
+from drmkit.errors import DrmkitError
 
-class SocketInUseError(Exception):
+
+class SocketInUseError(DrmkitError):
     """Another live server answers on the path, or the path is not a socket."""
 
 

@@ -29,11 +29,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from drmkit.errors import DrmkitError
 
 log = logging.getLogger(__name__)
 
 
-class SrmClientError(Exception):
+class SrmClientError(DrmkitError):
     """Base of the client's errors."""
 
 

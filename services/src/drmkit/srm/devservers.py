@@ -18,8 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from drmkit.errors import DrmkitError
 
-class ServerUnavailableError(RuntimeError):
+
+class ServerUnavailableError(DrmkitError, RuntimeError):
     """The server's binaries are not installed or the server did not come up."""
 
 

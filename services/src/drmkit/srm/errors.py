@@ -10,6 +10,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from drmkit.errors import DrmkitError
+
 
 @dataclass(frozen=True)
 class ErrorSpec:
@@ -70,7 +72,7 @@ class SrmErrorCode(enum.Enum):
         return None
 
 
-class SrmProblem(Exception):
+class SrmProblem(DrmkitError):
     """Raised inside the SRM service; the HTTP layer turns it into an ``errorResponse``."""
 
     def __init__(self, code: SrmErrorCode, message: str | None = None) -> None:
@@ -79,5 +81,5 @@ class SrmProblem(Exception):
         self.message = message or code.spec.message
 
 
-class StoreUnavailableError(Exception):
+class StoreUnavailableError(DrmkitError):
     """The session store could not be reached or did not answer in time (fail closed)."""
