@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from drmkit.errors import DrmkitError
+
 ENV_VAR = "DRMKIT_VECTORS_DIR"
 """Environment variable naming another vectors directory."""
 
@@ -21,7 +23,7 @@ REPOSITORY_VECTORS = Path(__file__).resolve().parents[4] / "testdata" / "vectors
 """The repository's copy (found from this file in a source checkout)."""
 
 
-class VectorsMissingError(FileNotFoundError):
+class VectorsMissingError(DrmkitError, FileNotFoundError):
     """The test vectors are not where they should be."""
 
 
