@@ -34,9 +34,9 @@ from drmkit.core import (
 from drmkit.core.listeners import EventStream
 from drmkit.demo.runner import Step
 from drmkit.demo.samples import CencSample, make_samples
-from drmkit.errors import DrmError
+from drmkit.errors import ConfigurationError, DrmError
 from drmkit.keysystems.loader import installed_entry_points
-from drmkit.license_server import KeyStore, LicenseServerThread, create_app
+from drmkit.license_server import KeyStore, LicenseServerThread
 from drmkit.license_server.app import LicenseEndpoint, default_endpoints
 from drmkit.license_server.keyids import b64url_encode
 from drmkit.sdk import DemoCheckError
@@ -119,13 +119,13 @@ def prepare(
         temp = context.resources.enter_context(tempfile.TemporaryDirectory(prefix="drmkit-demo-"))
         context.settings = settings = settings.model_copy(update={"state_dir": Path(temp)})
     context.container = build_container(settings)
-    enabled = context.container.plugin_manager().key_systems()
+    enabled = _enabled_key_systems(context.container)
     if key_system not in enabled and "plugins" not in settings.model_fields_set:
         # Plugins not configured: the demo may use any installed one (e.g. drmkit-widevine).
         plugins = settings.plugins.model_copy(update={"enabled": sorted(installed_entry_points())})
         context.settings = settings = settings.model_copy(update={"plugins": plugins})
         context.container = build_container(settings)
-        enabled = context.container.plugin_manager().key_systems()
+        enabled = _enabled_key_systems(context.container)
     if key_system not in enabled:
         raise DemoSetupError(
             f"key system {key_system!r} is not enabled; enabled: {', '.join(enabled) or 'none'}"
@@ -141,6 +141,13 @@ def prepare(
     return context
 
 
+def _enabled_key_systems(container: Container) -> list[str]:
+    try:
+        return container.plugin_manager().key_systems()
+    except ConfigurationError as exc:  # e.g. plugins.enabled names what is not installed
+        raise DemoSetupError(str(exc)) from exc
+
+
 # -- steps --------------------------------------------------------------------------------------
 
 
@@ -148,7 +155,7 @@ async def start_license_server(ctx: DemoContext) -> str:
     """Open the key store and serve the license server on a free loopback port."""
     assert ctx.container is not None and ctx.license_endpoint is not None
     ctx.store = ctx.container.license_key_store()
-    app = create_app(ctx.store, ctx.settings.license_server)
+    app = ctx.container.license_server_app()  # over the same store (a container singleton)
     ctx.server = LicenseServerThread(app, "127.0.0.1", 0)
     await asyncio.to_thread(ctx.server.start)
     headers = {}
