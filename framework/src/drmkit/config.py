@@ -6,9 +6,9 @@ Values come, highest priority first, from keyword arguments, the environment (``
 fresh machine. ``docs/configuration.md`` documents every option; a test keeps the two in step.
 
 :class:`CoreConfig` holds what the core needs (``state_dir``, ``[hal]``, ``[plugins]``,
-``[core]``) and is what core-level code (the conformance kit, :func:`drmkit.core.wiring.open_core`)
-takes. The services add their sections in ``drmkit.settings.Settings``, a subclass, which is the
-one commands and services load; ``CoreConfig`` on its own leaves their sections to them.
+``[core]``) and is what core-level code (the conformance kit, :mod:`drmkit.core.wiring`) takes.
+The services add their sections in ``drmkit.settings.Settings``, a subclass, which is the one
+commands and services load; ``CoreConfig`` on its own leaves their sections to them.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -222,3 +224,20 @@ async def test_select_key_id_skips_the_selected_key_and_remembers_only_success(
     assert SelectingClearKey.calls == [first, first, second]
     await factory.destroy_all()
     container.shutdown_resources()
+
+
+def test_importing_the_container_imports_no_web_stack_and_leaves_it_importable() -> None:
+    """dependency_injector's probe for FastAPI & co. is hidden, the packages themselves are not."""
+    code = (
+        "import sys, drmkit.container\n"
+        "web = ('fastapi', 'starlette', 'uvicorn', 'werkzeug')\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] in web], sorted(sys.modules)\n"
+        "assert not [m for m in web if m in sys.modules]\n"
+        "import fastapi, starlette.requests\n"
+        "from drmkit.license_server.app import create_app\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip() == "ok", result.stderr

@@ -13,8 +13,15 @@ Typical use (async)::
         await session.decrypt(sample, DecryptParams(CipherMode.CENC, key_id, iv, subsamples))
         await session.close()
         await session.release()
+
+The API itself is :mod:`drmkit.core.api`: ``MediaKeysFactoryApi``, ``MediaKeysApi`` and
+``KeySessionApi``, protocols that these classes and the session server's client
+(``drmkit.client``) both implement (checked by mypy below and in ``drmkit.client``).
 """
 
+from typing import TYPE_CHECKING
+
+from drmkit.core.api import KeySessionApi, MediaKeysApi, MediaKeysFactoryApi
 from drmkit.core.factory import MediaKeysFactory
 from drmkit.core.ids import INVALID_SESSION_ID
 from drmkit.core.listeners import EventStream
@@ -74,6 +81,7 @@ __all__ = [
     "InvalidLicenseError",
     "InvalidStateError",
     "KeySession",
+    "KeySessionApi",
     "KeySessionEvent",
     "KeySessionType",
     "KeyStatus",
@@ -84,7 +92,9 @@ __all__ = [
     "LimitedDurationLicense",
     "MediaKeyErrorStatus",
     "MediaKeys",
+    "MediaKeysApi",
     "MediaKeysFactory",
+    "MediaKeysFactoryApi",
     "MediaKeysListener",
     "MessageType",
     "NotSupportedError",
@@ -94,3 +104,12 @@ __all__ = [
     "SessionState",
     "Subsample",
 ]
+
+
+if TYPE_CHECKING:
+
+    def _implements_the_mks_api(
+        factory: MediaKeysFactory, media_keys: MediaKeys, session: KeySession
+    ) -> tuple[MediaKeysFactoryApi, MediaKeysApi, KeySessionApi]:
+        """Never called: mypy fails here if the core drifts from :mod:`drmkit.core.api`."""
+        return factory, media_keys, session

@@ -1,6 +1,9 @@
-"""Provider functions the container uses to build the HAL, the plugin manager and the factory.
+"""The core's provider functions: how the HAL, the plugin manager and the factory are built.
 
-Kept out of ``drmkit.container`` so that the container stays a list of providers.
+``drmkit.container`` (the services' composition root) uses these very functions as its core
+providers, and the conformance kit (``drmkit.testing``, in the core, below the container)
+composes with them, so both build the core the same way. Kept out of the container so that the
+core needs no dependency_injector and the container stays a list of providers.
 """
 
 from __future__ import annotations
@@ -82,9 +85,10 @@ def open_media_keys_factory(
 def open_core(settings: CoreConfig) -> Iterator[MediaKeysFactory]:
     """Yield a MediaKeys factory over the HAL and the plugins, built as the container builds them.
 
-    For commands that need the core and nothing else (``drmkit decrypt``): the same provider
-    functions, without importing the container, whose ``dependency_injector`` import brings in the
-    web stack. On exit the factory is closed, then the HAL (the container's shutdown order).
+    For core-level code that has no container (tests of the core on a platform, scripts): the
+    same provider functions in the container's order. Commands and services take the factory
+    from ``drmkit.container`` instead. On exit the factory is closed, then the HAL (the
+    container's shutdown order).
     """
     with contextlib.ExitStack() as stack:
         hal = stack.enter_context(contextlib.contextmanager(open_hal)(settings))

@@ -6,9 +6,8 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from drmkit.core.api import KeySessionApi, MediaKeysApi
 from drmkit.core.listeners import EventStream
-from drmkit.core.media_keys import MediaKeys
-from drmkit.core.session import KeySession
 from drmkit.events import KeySessionEvent, KeyStatusesChanged, LicenseRequest
 from drmkit.sdk.model import LicenseHelper
 from drmkit.types import KeySessionType
@@ -44,7 +43,7 @@ def new_keys(count: int = 1, profile: CdmProfile | None = None) -> dict[bytes, b
 class LicensedSession:
     """A session that went through generate request and update."""
 
-    session: KeySession
+    session: KeySessionApi
     events: EventStream
     keys: dict[bytes, bytes]
     request: LicenseRequest
@@ -54,7 +53,7 @@ class LicensedSession:
 
 
 async def license_session(
-    media_keys: MediaKeys,
+    media_keys: MediaKeysApi,
     helper: LicenseHelper,
     keys: dict[bytes, bytes] | None = None,
     *,

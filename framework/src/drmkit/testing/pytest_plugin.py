@@ -16,7 +16,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -27,8 +27,8 @@ except ImportError:  # pragma: no cover - only without the extra; sync fixtures 
 
 if TYPE_CHECKING:
     from drmkit.config import CoreConfig
+    from drmkit.core.api import MediaKeysApi, MediaKeysFactoryApi
     from drmkit.core.factory import MediaKeysFactory
-    from drmkit.core.media_keys import MediaKeys
     from drmkit.keysystems.manager import DrmPluginManager
     from drmkit.sdk.model import LicenseHelper
     from drmkit.testing.refcdm import RefCdmControl
@@ -188,36 +188,35 @@ def drmkit_core_factory(
     drmkit_settings: CoreConfig, drmkit_hal: Hal, drmkit_plugin_manager: DrmPluginManager
 ) -> Iterator[MediaKeysFactory]:
     """Return the in-process MediaKeys factory (a plain fixture: code may drive it from threads)."""
-    from drmkit.core.factory import MediaKeysFactory
+    from drmkit.core.wiring import open_media_keys_factory
 
-    factory = MediaKeysFactory(drmkit_plugin_manager, drmkit_hal, drmkit_settings.core)
-    try:
-        yield factory
-    finally:
-        factory.close()
+    yield from open_media_keys_factory(drmkit_plugin_manager, drmkit_hal, drmkit_settings)
 
 
 @async_fixture
 async def media_keys_factory(
     request: pytest.FixtureRequest, drmkit_transport: str
-) -> AsyncIterator[MediaKeysFactory]:
+) -> AsyncIterator[MediaKeysFactoryApi]:
     """Return the MediaKeys factory; every MediaKeys is destroyed afterwards.
 
-    With the ``ipc`` transport this is a ``drmkit.client.MediaKeysClient`` connected to a
-    ``drmkit serve`` process of the test session (the session server's pytest plugin connects it:
-    fixture ``drmkit_ipc_connect``): the same API over IPC.
+    Typed as the MKS API contract (:class:`drmkit.core.api.MediaKeysFactoryApi`): with the
+    ``ipc`` transport this is a ``drmkit.client.MediaKeysClient`` connected to a ``drmkit serve``
+    process of the test session (the session server's pytest plugin connects it: fixture
+    ``drmkit_ipc_connect``), which implements the same protocols as the core.
     """
+    factory: MediaKeysFactoryApi
     if drmkit_transport == "ipc":
         client = await _ipc_fixture(request, "drmkit_ipc_connect")()
+        factory = client  # drmkit.client checks with mypy that it implements the protocol
         try:
-            yield cast("MediaKeysFactory", client)  # duck-typed: the same API as the core's
+            yield factory
         finally:
             if client.connected:
                 await client.set_active(True)
                 await client.destroy_all()
             await client.close()
         return
-    factory: MediaKeysFactory = request.getfixturevalue("drmkit_core_factory")
+    factory = request.getfixturevalue("drmkit_core_factory")
     try:
         yield factory
     finally:
@@ -227,8 +226,8 @@ async def media_keys_factory(
 
 @async_fixture
 async def media_keys(
-    media_keys_factory: MediaKeysFactory, drmkit_key_system: str
-) -> AsyncIterator[MediaKeys]:
+    media_keys_factory: MediaKeysFactoryApi, drmkit_key_system: str
+) -> AsyncIterator[MediaKeysApi]:
     """Return a MediaKeys of the key system under test."""
     media_keys = await media_keys_factory.create_media_keys(drmkit_key_system)
     try:

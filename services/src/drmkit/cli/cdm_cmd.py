@@ -6,10 +6,11 @@ import json
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from drmkit.cli import app, stderr_console, stdout_console
+from drmkit.cli import app, stdout_console
+from drmkit.cli.common import EXIT_FAILURE, fail, load_settings, open_container
 
 if TYPE_CHECKING:
-    from drmkit_hal import HalConfig
+    from drmkit.container import Container
 
 cdm_app = typer.Typer(
     name="cdm",
@@ -22,20 +23,8 @@ cdm_app = typer.Typer(
 app.add_typer(cdm_app)
 
 
-def _config() -> HalConfig:
-    from drmkit.core.wiring import hal_config
-    from drmkit.settings import load_settings
-
-    config = hal_config(load_settings())
-    # Listing and probing persist nothing: no store directory.
-    import dataclasses
-
-    return dataclasses.replace(config, store_dir=None)
-
-
-def _fail(message: str) -> typer.Exit:
-    stderr_console().print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code=1)
+def _container() -> Container:
+    return open_container(load_settings())
 
 
 @cdm_app.command("profile")
@@ -46,12 +35,13 @@ def profile_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
     """Show the profile of the configured library and of the CDMs behind it."""
-    from drmkit_hal import HalError, library_profile
+    from drmkit_hal import HalError
 
+    container = _container()
     try:
-        library = library_profile(_config())
+        library = container.cdm_library_profile()
     except HalError as exc:
-        raise _fail(str(exc)) from exc
+        fail(str(exc), code=EXIT_FAILURE)
     cdms = [library.cdm(key_system)] if key_system else [*library.cdms, library.default]
     if as_json:
         document = {
@@ -83,15 +73,15 @@ def probe_command(
 
     Exits 1 when the profile says otherwise than the probes found.
     """
-    from drmkit.testing.probe import CLEARKEY, probe_clearkey
-    from drmkit_hal import HalError, library_profile
+    from drmkit.testing.probe import CLEARKEY
+    from drmkit_hal import HalError
 
-    config = _config()
+    container = _container()
     try:
-        report = probe_clearkey(config)
-        profile = library_profile(config).cdm(CLEARKEY)
+        report = container.cdm_probe_report()
+        profile = container.cdm_library_profile().cdm(CLEARKEY)
     except HalError as exc:
-        raise _fail(str(exc)) from exc
+        fail(str(exc), code=EXIT_FAILURE)
     disagreements = report.disagreements(profile)
     if as_json:
         typer.echo(
@@ -108,4 +98,4 @@ def probe_command(
         if not disagreements:
             console.print("the profile agrees with every probe")
     if disagreements:
-        raise typer.Exit(code=1)
+        raise typer.Exit(code=EXIT_FAILURE)

@@ -10,11 +10,12 @@ import json
 import re
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from drmkit.cli import app, stderr_console, stdout_console
-from drmkit.errors import DrmError
+from drmkit.cli.common import EXIT_FAILURE, EXIT_USAGE, fail, load_settings, open_container
+from drmkit.errors import ConfigurationError, DrmError
 from drmkit.media import MediaError, MediaFormatError
 from drmkit.media.decrypt import (
     DEFAULT_SESSIONS,
@@ -27,14 +28,10 @@ from drmkit.media.source import InputSpan, MediaInput
 
 if TYPE_CHECKING:
     from drmkit.core import MediaKeysFactory
+    from drmkit.settings import Settings
 
 #: Inputs above this size show a progress bar (unless ``--json``).
 PROGRESS_THRESHOLD = 16 * 1024 * 1024
-
-
-def _fail(message: str, code: int = 1) -> NoReturn:
-    stderr_console().print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
 
 
 def parse_key_bytes(text: str, what: str) -> bytes:
@@ -80,28 +77,35 @@ def decrypt(
     ] = DEFAULT_SESSIONS,
 ) -> None:
     """Decrypt every protected sample through a ClearKey session and write a clear MP4."""
+    from drmkit_hal import HalError
+
+    settings = load_settings()
     keys: dict[bytes, bytes] = {}
     for text in key:
         try:
             kid, value = parse_key_option(text)
         except ValueError as exc:
-            _fail(str(exc), code=2)
+            fail(str(exc), code=EXIT_USAGE)
         keys[kid] = value
     if output.resolve() in {p.resolve() for p in inputs}:
-        _fail("the output must not be one of the inputs", code=2)
+        fail("the output must not be one of the inputs", code=EXIT_USAGE)
     if not output.parent.is_dir():
-        _fail(f"cannot write {output}: {output.parent} is not a directory", code=2)
+        fail(f"cannot write {output}: {output.parent} is not a directory", code=EXIT_USAGE)
     show_progress = not as_json and sum(p.stat().st_size for p in inputs if p.is_file()) > (
         PROGRESS_THRESHOLD
     )
     try:
-        summary = asyncio.run(_run(inputs, output, keys, show_progress, sessions))
+        summary = asyncio.run(_run(settings, inputs, output, keys, show_progress, sessions))
+    except ConfigurationError as exc:  # e.g. plugins.enabled names what is not installed
+        fail(str(exc), code=EXIT_USAGE)
+    except HalError as exc:
+        fail(f"cannot open the CDM: {exc}", code=EXIT_FAILURE)
     except MediaFormatError as exc:
-        _fail(_locate(exc, inputs))
+        fail(_locate(exc, inputs), code=EXIT_FAILURE)
     except (MediaError, DrmError) as exc:
-        _fail(str(exc))
+        fail(str(exc), code=EXIT_FAILURE)
     except OSError as exc:  # e.g. OUTPUT is a directory, or the disk is full
-        _fail(f"cannot write {output}: {exc.strerror or exc}")
+        fail(f"cannot write {output}: {exc.strerror or exc}", code=EXIT_FAILURE)
     if as_json:
         print(json.dumps(summary.as_dict(), indent=2))
         return
@@ -124,25 +128,23 @@ def _locate(error: MediaFormatError, inputs: list[Path]) -> str:
 
 
 async def _run(
+    settings: Settings,
     inputs: list[Path],
     output: Path,
     keys: dict[bytes, bytes],
     show_progress: bool,
     sessions: int,
 ) -> DecryptSummary:
-    from drmkit.cli.license_server_cmd import load_cli_settings
-    from drmkit.core.wiring import open_core
-
-    settings = load_cli_settings()
     with contextlib.ExitStack() as cleanup:
         if "state_dir" not in settings.model_fields_set:
             # Temporary sessions persist nothing: leave no CDM store behind unless configured.
             temp = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="drmkit-decrypt-"))
             settings = settings.model_copy(update={"state_dir": Path(temp)})
-        # The core alone, not the whole container: importing dependency_injector pulls in
-        # FastAPI, Starlette and Werkzeug (its wiring probes for them), which this command
-        # never uses; that import alone cost more than decrypting a 50 MB file.
-        factory = cleanup.enter_context(open_core(settings))
+        # The container's core providers only (HAL, plugins, factory): none imports the web
+        # stack. On exit the factory is closed, then the HAL, before the directory goes.
+        container = open_container(settings)
+        cleanup.callback(container.shutdown_resources)
+        factory = container.media_keys_factory()
         return await _decrypt_with(factory, inputs, output, keys, show_progress, sessions)
 
 

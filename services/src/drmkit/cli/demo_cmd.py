@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 from drmkit.cli import app
-from drmkit.cli.license_server_cmd import fail, load_cli_settings
+from drmkit.cli.common import EXIT_FAILURE, fail, load_settings
 
 
 @app.command("demo")
@@ -52,7 +52,7 @@ def demo(
         fault = DemoFault(inject_fault)
     except ValueError:
         fail(f"unknown fault {inject_fault!r}; one of: {', '.join(f.value for f in DemoFault)}")
-    settings = load_cli_settings()
+    settings = load_settings()
     configure(settings)
     if not verbose:
         # The demo's own report says what happened; component logs are for --verbose.
@@ -75,4 +75,4 @@ def demo(
     else:
         print_summary(console, run, facts)
     if not run.ok:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILURE)

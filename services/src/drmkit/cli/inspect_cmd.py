@@ -6,19 +6,18 @@ import base64
 import binascii
 import json
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from drmkit.cli import app, stderr_console, stdout_console
+from drmkit.cli import app, stdout_console
+from drmkit.cli.common import fail, load_settings, open_container
 from drmkit.media import MediaError, MediaFormatError, parse
 from drmkit.media.initdata import Describer, describe_init_data
 from drmkit.media.inspect import inspect_report
 from drmkit.media.source import MediaInput
 
-
-def _fail(message: str) -> NoReturn:
-    stderr_console().print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
+if TYPE_CHECKING:
+    from drmkit.settings import Settings
 
 
 @app.command("inspect")
@@ -37,29 +36,33 @@ def inspect(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show each track's encryption (scheme, KID, IV, pattern) and every PSSH box."""
-    describe = plugin_describer()
+    """Show each track's encryption (scheme, KID, IV, pattern) and every PSSH box.
+
+    Exit code 2 when the input is unusable (not base64, not init data, not MP4): inspecting only
+    reads what it is given.
+    """
+    describe = plugin_describer(load_settings())
     if init_data is not None:
         try:
             raw = base64.b64decode(init_data, validate=True)
         except binascii.Error as exc:
-            _fail(f"--init-data is not base64: {exc}")
+            fail(f"--init-data is not base64: {exc}")
         try:
             report = describe_init_data(raw, describe)
         except MediaFormatError as exc:
-            _fail(f"init data: {exc}")
+            fail(f"init data: {exc}")
         _show(report, as_json, None)
         return
     if not files:
-        _fail("give one or more files, or --init-data")
+        fail("give one or more files, or --init-data")
     try:
         source = MediaInput.read(files)
     except MediaError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     try:
         media = parse(source.buffer)
     except MediaFormatError as exc:
-        _fail(source.describe(exc))
+        fail(source.describe(exc))
     report = {"inputs": [str(f) for f in files], **inspect_report(media, describe)}
     _show(report, as_json, source)
 
@@ -113,19 +116,16 @@ def _show(report: dict[str, Any], as_json: bool, source: MediaInput | None) -> N
             out.print(f"  data (raw, base64): {box['data']}", highlight=False)
 
 
-def plugin_describer() -> Describer | None:
+def plugin_describer(settings: Settings) -> Describer | None:
     """Return the plugins' ``drm_describe_init_data`` hook as a :data:`Describer`, if available.
 
-    The enabled plugins come from the settings, loaded by the container's own provider functions
-    (not the container itself, whose import brings in the web stack); when they cannot be loaded,
-    inspection still works and shows system-specific data raw.
+    The enabled plugins' manager comes from the container (its plugin provider opens no HAL and
+    imports no web stack); when the plugins cannot be loaded, inspection still works and shows
+    system-specific data raw.
     """
     try:
-        from drmkit.core.wiring import build_plugin_manager, new_metrics_registry
-        from drmkit.settings import load_settings
-
-        manager = build_plugin_manager(load_settings(), new_metrics_registry())
-        describe: Describer = manager.describe_init_data
-    except Exception:
+        manager = open_container(settings).plugin_manager()
+    except Exception:  # a plugin that is not installed or fails to import: describe raw
         return None
+    describe: Describer = manager.describe_init_data
     return describe

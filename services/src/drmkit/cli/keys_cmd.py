@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from drmkit.cli import app, stdout_console
-from drmkit.cli.license_server_cmd import fail, load_cli_settings
+from drmkit.cli.common import fail, load_settings, open_container
 
 if TYPE_CHECKING:
     from drmkit.license_server import KeyStore
@@ -28,10 +28,10 @@ app.add_typer(keys_app)
 
 
 def _store() -> KeyStore:
-    from drmkit.license_server import KeyStoreError, open_key_store
+    from drmkit.license_server import KeyStoreError
 
     try:
-        return open_key_store(load_cli_settings())
+        return open_container(load_settings()).license_key_store()
     except KeyStoreError as exc:
         fail(str(exc))
 

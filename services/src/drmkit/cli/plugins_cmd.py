@@ -7,21 +7,21 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from drmkit.cli import app, stderr_console, stdout_console
+from drmkit.cli.common import EXIT_FAILURE, load_settings, open_container
 
 if TYPE_CHECKING:
+    from drmkit.container import Container
     from drmkit.keysystems.manager import InstalledPlugin
     from drmkit.sdk.model import KeySystemCapabilities, KeySystemInfo
-    from drmkit.settings import Settings
     from drmkit_hal import LibraryProfile
 
 
-def loaded_profile(settings: Settings) -> tuple[LibraryProfile | None, str | None]:
+def loaded_profile(container: Container) -> tuple[LibraryProfile | None, str | None]:
     """Return the profile of the configured OCDM library (or why it cannot be known)."""
-    from drmkit.core.wiring import hal_config
-    from drmkit_hal import HalError, library_profile
+    from drmkit_hal import HalError
 
     try:
-        return library_profile(hal_config(settings)), None
+        return container.cdm_library_profile(), None
     except HalError as exc:
         return None, str(exc)
 
@@ -100,13 +100,14 @@ def plugin_rows(
 def plugins_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """List installed key-system plugins, whether they are enabled, and what they serve."""
-    from drmkit.keysystems.manager import describe_installed
-    from drmkit.settings import load_settings
+    """List installed key-system plugins, whether they are enabled, and what they serve.
 
+    Exit code 1 when the configured plugins cannot start (the error is part of the listing).
+    """
     settings = load_settings()
-    rows, error = describe_installed(settings.plugins)
-    profile, hal_error = loaded_profile(settings)
+    container = open_container(settings)
+    rows, error = container.installed_plugins()
+    profile, hal_error = loaded_profile(container)
     plugins = plugin_objects(rows)
     if as_json:
         hal = {
@@ -153,4 +154,4 @@ def plugins_command(
         if error:
             stderr_console().print(f"[red]start-up error:[/red] {error}")
     if error:
-        raise typer.Exit(code=1)
+        raise typer.Exit(code=EXIT_FAILURE)

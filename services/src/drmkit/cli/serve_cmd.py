@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from drmkit.cli import app
-from drmkit.cli.license_server_cmd import fail, load_cli_settings
+from drmkit.cli.common import EXIT_FAILURE, fail, load_settings, open_container, with_section
 
 
 @app.command("serve")
@@ -43,38 +43,33 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the media-key-session API of one application on a Unix socket (JSON-RPC 2.0)."""
-    from drmkit.container import build_container
+    from drmkit.errors import ConfigurationError
     from drmkit.logging import configure
     from drmkit.server.runner import serve_until_signalled
     from drmkit.server.sockets import SocketInUseError
-    from pydantic import ValidationError
+    from drmkit_hal import HalError
 
-    settings = load_cli_settings()
-    updates: dict[str, Any] = {
-        "socket_path": socket_path,
-        "control_socket_path": control_socket,
-        "initial_state": state,
-        "metrics_address": metrics,
-        "test_control": test_control or None,
-    }
-    try:
-        section = settings.server.model_validate(
-            {
-                **settings.server.model_dump(),
-                **{k: v for k, v in updates.items() if v is not None},
-            }
-        )
-    except ValidationError as exc:
-        fail(f"invalid option:\n{exc}")
-    settings = settings.model_copy(update={"server": section})
+    settings = with_section(
+        load_settings(),
+        "server",
+        socket_path=socket_path,
+        control_socket_path=control_socket,
+        initial_state=state,
+        metrics_address=metrics,
+        test_control=test_control or None,
+    )
     configure(settings)
-    container = build_container(settings)
+    container = open_container(settings)
     try:
         asyncio.run(serve_until_signalled(container.session_server()))
+    except ConfigurationError as exc:  # e.g. plugins.enabled names what is not installed
+        fail(str(exc))
+    except HalError as exc:
+        fail(f"cannot open the CDM: {exc}", code=EXIT_FAILURE)
     except SocketInUseError as exc:
-        fail(str(exc), code=1)
+        fail(str(exc), code=EXIT_FAILURE)
     except OSError as exc:
-        fail(f"cannot serve: {exc}", code=1)
+        fail(f"cannot serve: {exc}", code=EXIT_FAILURE)
     finally:
         container.shutdown_resources()
 

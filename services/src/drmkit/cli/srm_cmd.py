@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from drmkit.cli import app, stderr_console, stdout_console
+from drmkit.cli import app, stdout_console
+from drmkit.cli.common import EXIT_FAILURE, fail, load_settings, open_container, with_section
 
 if TYPE_CHECKING:
     from drmkit.settings import Settings
@@ -30,34 +31,17 @@ StoreUrl = Annotated[
 ]
 
 
-def _fail(message: str, code: int = 2) -> NoReturn:
-    stderr_console().print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(code)
-
-
 def _settings(**srm_overrides: Any) -> Settings:
-    """Load settings, applying the command's ``srm`` overrides; config errors exit with code 2."""
-    from drmkit.settings import load_settings
-    from pydantic import ValidationError
-
-    try:
-        settings = load_settings()
-        overrides = {k: v for k, v in srm_overrides.items() if v is not None}
-        section = settings.srm.model_validate({**settings.srm.model_dump(), **overrides})
-    except FileNotFoundError as exc:
-        _fail(str(exc))
-    except ValidationError as exc:
-        _fail(f"invalid configuration:\n{exc}")
-    return settings.model_copy(update={"srm": section})
+    """Load settings, applying the command's ``srm`` options; config errors exit with code 2."""
+    return with_section(load_settings(), "srm", **srm_overrides)
 
 
 def _with_store(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
     """Open the configured store, run ``work(store)``, close it; store errors exit with code 1."""
-    from drmkit.container import build_container
     from drmkit.srm.errors import StoreUnavailableError
 
     async def run() -> T:
-        store = build_container(settings).srm_store()
+        store = open_container(settings).srm_store()
         await store.open()
         try:
             return await work(store)
@@ -67,7 +51,7 @@ def _with_store(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
     try:
         return asyncio.run(run())
     except (StoreUnavailableError, ValueError) as exc:
-        _fail(str(exc), code=1)
+        fail(str(exc), code=EXIT_FAILURE)
 
 
 @srm_app.command("serve")
@@ -80,15 +64,14 @@ def serve(
 ) -> None:
     """Serve the SRM HTTP API (``/srm/sessions``, ``/srm/v1/sessions``, operator API, OpenAPI)."""
     import uvicorn
-    from drmkit.container import build_container
     from drmkit.logging import configure, get_logger
 
     settings = _settings(host=host, port=port, store_url=store_url)
     configure(settings)
     try:
-        application = build_container(settings).srm_app()
+        application = open_container(settings).srm_app()
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     srm = settings.srm
     get_logger(__name__).info(
         "srm serving",
@@ -113,10 +96,8 @@ def serve(
 @srm_app.command("openapi")
 def openapi() -> None:
     """Print the SRM's OpenAPI document (JSON)."""
-    from drmkit.container import build_container
-
     settings = _settings()
-    application = build_container(settings).srm_app()
+    application = open_container(settings).srm_app()
     typer.echo(json.dumps(application.openapi(), indent=2))
 
 
@@ -131,7 +112,7 @@ def tokens_add(
     from drmkit.srm.stores.base import Identity
 
     if not account or not device:
-        _fail("ACCOUNT and DEVICE must not be empty")
+        fail("ACCOUNT and DEVICE must not be empty")
     settings = _settings(store_url=store_url)
     token = _with_store(
         settings, lambda store: TokenTableVerifier(store).issue(Identity(account, device))
@@ -149,7 +130,7 @@ def tokens_revoke(
 
     settings = _settings(store_url=store_url)
     if not _with_store(settings, lambda store: store.revoke_token(hash_token(token))):
-        _fail("no such token", code=1)
+        fail("no such token", code=EXIT_FAILURE)
 
 
 @accounts_app.command("set")
@@ -165,7 +146,7 @@ def accounts_set(
 ) -> None:
     """Set ACCOUNT's stream limit (``--limit N``) or return it to the default (``--default``)."""
     if (limit is None) == (not default):
-        _fail("give exactly one of --limit N or --default")
+        fail("give exactly one of --limit N or --default")
     settings = _settings(store_url=store_url)
     _with_store(settings, lambda store: store.set_account_limit(account, limit))
 

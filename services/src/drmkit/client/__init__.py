@@ -11,8 +11,12 @@ Async first::
 
 and the same, blocking, with :class:`SyncMediaKeysClient`. Errors are the core's exception classes
 (``BadSessionIdError``, ``InvalidStateError``...), plus :class:`ServerUnavailableError` when the
-server is gone.
+server is gone. These classes implement the MKS API contract of :mod:`drmkit.core.api` (the
+protocols ``MediaKeysFactoryApi``, ``MediaKeysApi``, ``KeySessionApi``), as the in-process core
+does; mypy checks it below.
 """
+
+from typing import TYPE_CHECKING
 
 from drmkit.client.client import DEFAULT_CALL_TIMEOUT_S, ControlClient, MediaKeysClient
 from drmkit.client.errors import ProtocolError, ServerUnavailableError
@@ -32,3 +36,13 @@ __all__ = [
     "SyncMediaKeys",
     "SyncMediaKeysClient",
 ]
+
+
+if TYPE_CHECKING:
+    from drmkit.core.api import KeySessionApi, MediaKeysApi, MediaKeysFactoryApi
+
+    def _implements_the_mks_api(
+        client: MediaKeysClient, media_keys: RemoteMediaKeys, session: RemoteKeySession
+    ) -> tuple[MediaKeysFactoryApi, MediaKeysApi, KeySessionApi]:
+        """Never called: mypy fails here if the client drifts from :mod:`drmkit.core.api`."""
+        return client, media_keys, session

@@ -19,7 +19,12 @@ from drmkit.client.errors import ProtocolError, ServerUnavailableError
 from drmkit.client.media_keys import RemoteMediaKeys
 from drmkit.client.rpc import RpcClient
 from drmkit.client.shm import ClientSharedMemory
-from drmkit.errors import BufferTooSmallError, InvalidStateError, NotSupportedError
+from drmkit.errors import (
+    BadSessionIdError,
+    BufferTooSmallError,
+    InvalidStateError,
+    NotSupportedError,
+)
 from drmkit.events import KeyStatus, KeyStatusesChanged, LicenseRenewal, LicenseRequest
 from drmkit.ipc.codec import capabilities_from_wire
 from drmkit.ipc.shm import SharedRegion, SharedRegionError
@@ -190,6 +195,13 @@ class MediaKeysClient:
             capabilities_from_wire(result["capabilities"]),
         )
         self._media_keys[media_keys.handle] = media_keys
+        return media_keys
+
+    def get_media_keys(self, handle: int) -> RemoteMediaKeys:
+        """Return this connection's live MediaKeys ``handle`` (``BadSessionIdError`` if unknown)."""
+        media_keys = self._media_keys.get(handle) if isinstance(handle, int) else None
+        if media_keys is None:
+            raise BadSessionIdError(f"no MediaKeys with handle {handle!r}")
         return media_keys
 
     async def destroy_all(self) -> None:

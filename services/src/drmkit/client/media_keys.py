@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import base64
 import contextlib
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from drmkit.client.session import RemoteKeySession
+
+# The core's own per-sample check, so that both APIs refuse the same buffers the same way.
+from drmkit.core.session import _sample_view
 from drmkit.core.validation import require_bytes
-from drmkit.errors import BadSessionIdError, DrmError, InvalidStateError, NotSupportedError
+from drmkit.errors import (
+    BadSessionIdError,
+    DrmError,
+    InvalidInputError,
+    InvalidStateError,
+    NotSupportedError,
+)
 from drmkit.events import MediaKeysListener
-from drmkit.ipc.codec import b64encode, decrypt_metadata
+from drmkit.ipc.codec import MAX_DECRYPT_BATCH, b64encode, decrypt_metadata
 from drmkit.types import (
     DecryptParams,
     InitDataType,
@@ -187,6 +197,24 @@ class RemoteMediaKeys:
             return await session.decrypt(buffer, params)
         view = memoryview(buffer).cast("B")
         await self._decrypt(session_id, view, params)
+
+    async def decrypt_many(
+        self, session_id: int, samples: Iterable[tuple[Any, DecryptParams]]
+    ) -> None:
+        """:meth:`RemoteKeySession.decrypt_many` by id (also for sessions released with refs)."""
+        session = self._routes.get(session_id) if isinstance(session_id, int) else None
+        if session is not None:
+            return await session.decrypt_many(samples)
+        batch = [(_sample_view(buffer, params), params) for buffer, params in samples]
+        if len(batch) > MAX_DECRYPT_BATCH:
+            raise InvalidInputError(
+                f"a batch holds at most {MAX_DECRYPT_BATCH} samples, not {len(batch)}"
+            )
+        if any(view is not None for view, _ in batch):
+            await self._decrypt_many(session_id, batch)
+        else:  # nothing to decrypt: the server still answers for the id (BAD_SESSION_ID)
+            params_ = {"media_keys_handle": self.handle, "key_session_id": session_id}
+            await self._call("decrypt_many", {**params_, "samples": []})
 
     async def _decrypt(self, session_id: int, view: memoryview, params: DecryptParams) -> None:
         base = {

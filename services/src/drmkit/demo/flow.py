@@ -119,13 +119,13 @@ def prepare(
         temp = context.resources.enter_context(tempfile.TemporaryDirectory(prefix="drmkit-demo-"))
         context.settings = settings = settings.model_copy(update={"state_dir": Path(temp)})
     context.container = build_container(settings)
-    enabled = context.container.plugin_manager().key_systems()
+    enabled = _enabled_key_systems(context.container)
     if key_system not in enabled and "plugins" not in settings.model_fields_set:
         # Plugins not configured: the demo may use any installed one (e.g. drmkit-widevine).
         plugins = settings.plugins.model_copy(update={"enabled": sorted(installed_entry_points())})
         context.settings = settings = settings.model_copy(update={"plugins": plugins})
         context.container = build_container(settings)
-        enabled = context.container.plugin_manager().key_systems()
+        enabled = _enabled_key_systems(context.container)
     if key_system not in enabled:
         raise DemoSetupError(
             f"key system {key_system!r} is not enabled; enabled: {', '.join(enabled) or 'none'}"
@@ -143,6 +143,13 @@ def prepare(
         raise DemoSetupError(f"the license server issues no licenses for {key_system!r} yet")
     context.license_endpoint = endpoint
     return context
+
+
+def _enabled_key_systems(container: Container) -> list[str]:
+    try:
+        return container.plugin_manager().key_systems()
+    except ConfigurationError as exc:  # e.g. plugins.enabled names what is not installed
+        raise DemoSetupError(str(exc)) from exc
 
 
 # -- steps --------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
-"""A JSON-RPC 2.0 method table: typed parameters (pydantic), handlers, error mapping.
+"""A generic JSON-RPC 2.0 dispatcher over a method table: typed parameters (pydantic), handlers.
 
-Each method declares a pydantic model for its parameters; parameters that do not validate (wrong
+A table is a sequence of :class:`Method` rows (name, parameter model, handler), built with
+:func:`method` so that mypy checks each handler against its parameter model; the dispatcher knows
+nothing about any particular method. Parameters that do not validate against the model (wrong
 types, unknown names, base64 that does not decode) give ``INVALID_PARAMS`` (-32602), an unknown
 method ``METHOD_NOT_FOUND`` (-32601), an MKS error ``1000 + status`` with the exception class in
 ``data`` so clients raise the same exception as in-process code.
@@ -9,7 +11,7 @@ method ``METHOD_NOT_FOUND`` (-32601), an MKS error ``1000 + status`` with the ex
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -34,11 +36,16 @@ Handler = Callable[[C, Any], Awaitable[Any]]
 
 @dataclass(frozen=True, slots=True)
 class Method(Generic[C]):
-    """One registered method: its parameter model and handler."""
+    """One row of a method table: the method's name, its parameter model and its handler."""
 
     name: str
     params: type[BaseModel]
     handler: Handler[C]
+
+
+def method(name: str, params: type[P], handler: Callable[[C, P], Awaitable[Any]]) -> Method[C]:
+    """Return a table row; typed so that ``handler`` must take ``params``' model."""
+    return Method(name, params, handler)
 
 
 def mks_error(exc: DrmError) -> RpcError:
@@ -60,10 +67,16 @@ def describe_validation_error(exc: ValidationError) -> str:
 
 
 class Dispatcher(Generic[C]):
-    """Maps method names to handlers ``async handler(context, params_model)``."""
+    """Maps method names to handlers ``async handler(context, params_model)``.
 
-    def __init__(self) -> None:
+    Built from a method table (``Dispatcher(TABLE)``); :meth:`add` and :meth:`method` register
+    more rows one by one.
+    """
+
+    def __init__(self, table: Iterable[Method[C]] = ()) -> None:
         self._methods: dict[str, Method[C]] = {}
+        for row in table:
+            self.add(row.name, row.params, row.handler)
 
     @property
     def methods(self) -> list[str]:

@@ -17,22 +17,19 @@ import socket
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from drmkit.errors import BadSessionIdError
 from drmkit.ipc.dispatcher import Dispatcher
-from drmkit.server.connection import ClientConnection, Role
+from drmkit.server.connection import ClientConnection, ConnectionState, Role
 from drmkit.server.methods import (
+    CLIENT_METHODS,
+    CONTROL_METHODS,
     key_system_info,
     open_fd_count,
-    register_client_methods,
-    register_control_methods,
 )
 from drmkit.server.metrics import ServerMetrics, start_metrics_endpoint
 from drmkit.server.sockets import bind_unix_socket, remove_socket_file
 
 if TYPE_CHECKING:
     from drmkit.core.factory import MediaKeysFactory
-    from drmkit.core.media_keys import MediaKeys
-    from drmkit.core.session import KeySession
     from drmkit.settings import Settings
     from drmkit_hal import Hal
     from prometheus_client import CollectorRegistry
@@ -40,14 +37,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 _SHUTDOWN_GRACE_S = 5.0
-
-
-def _build_dispatchers() -> tuple[Dispatcher[ClientConnection], Dispatcher[ClientConnection]]:
-    client: Dispatcher[ClientConnection] = Dispatcher()
-    register_client_methods(client)
-    control: Dispatcher[ClientConnection] = Dispatcher()
-    register_control_methods(control)
-    return client, control
 
 
 class SessionServer:
@@ -71,7 +60,7 @@ class SessionServer:
         self.control_path = self.config.resolved_control_path()
         self.connections: dict[int, ClientConnection] = {}
         self._ids = itertools.count(1)
-        self._dispatchers = _build_dispatchers()
+        self._dispatchers = (Dispatcher(CLIENT_METHODS), Dispatcher(CONTROL_METHODS))
         self._listeners: list[tuple[socket.socket, asyncio.Task[None]]] = []
         self._connection_tasks: set[asyncio.Task[None]] = set()
         self._state_lock = asyncio.Lock()
@@ -132,7 +121,7 @@ class SessionServer:
         log.info("session server stopped")
 
     async def _accept_loop(
-        self, sock: socket.socket, role: Role, dispatcher: Dispatcher[ClientConnection]
+        self, sock: socket.socket, role: Role, dispatcher: Dispatcher[ConnectionState]
     ) -> None:
         loop = asyncio.get_running_loop()
         while True:
@@ -160,33 +149,6 @@ class SessionServer:
         """Forget a connection (called once, from its cleanup)."""
         if self.connections.pop(connection.id, None) is not None:
             self.metrics.connections.labels(connection.role).dec()
-
-    # -- sessions ----------------------------------------------------------------------------
-
-    def session_created(
-        self, connection: ClientConnection, media_keys: MediaKeys, session: KeySession
-    ) -> None:
-        """Record a new session of ``connection``; its client hears when the CDM closed it."""
-        handle = media_keys.handle
-        connection.sessions[(handle, session.id)] = session
-
-        def closed(_: object) -> None:
-            if not connection.closed:
-                connection.notify(
-                    "session_closed", {"media_keys_handle": handle, "key_session_id": session.id}
-                )
-
-        session.closed.add_done_callback(closed)
-
-    def find_session(
-        self, connection: ClientConnection, handle: int, session_id: int
-    ) -> KeySession:
-        """Return a session of ``connection`` (also one released while references are held)."""
-        connection.get_media_keys(handle)
-        session = connection.sessions.get((handle, session_id))
-        if session is None:
-            raise BadSessionIdError(f"no key session {session_id!r}")
-        return session
 
     # -- app state ---------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""One client connection of the session server: its handles, references, memory and requests.
+"""One connection of the session server: its handles, references, memory and requests.
 
 Everything a connection creates (MediaKeys, key sessions, decrypt references, shared memory) is
 recorded here and only reachable through this connection; a handle of another connection is
@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -33,7 +34,7 @@ from drmkit.ipc.jsonrpc import (
 )
 from drmkit.ipc.shm import SharedRegion
 from drmkit.ipc.transport import FramedSocket
-from drmkit.types import SessionState
+from drmkit.server.references import DecryptReferences
 
 if TYPE_CHECKING:
     from drmkit.server.app import SessionServer
@@ -53,36 +54,29 @@ class WithFds:
     fds: tuple[int, ...]
 
 
-class ClientConnection:
-    """State and request loop of one accepted connection (client or control socket)."""
+class ConnectionState:
+    """What one connection owns and may reach: MediaKeys handles, sessions, references, memory.
+
+    It has no socket: the RPC handlers of :mod:`drmkit.server.methods` work on this, so they
+    can be called (and unit-tested) without one. Notifications go to ``notify_sink``;
+    :class:`ClientConnection` (the socket and its request loop) writes them to its client.
+    """
 
     def __init__(
         self,
         server: SessionServer,
-        sock: socket.socket,
         connection_id: int,
         role: Role,
-        dispatcher: Dispatcher[ClientConnection],
+        notify_sink: Callable[[str, dict[str, Any]], None],
     ) -> None:
-        config = server.config
         self.server = server
         self.id = connection_id
         self.role = role
-        self._dispatcher = dispatcher
-        self._socket = FramedSocket(sock, max_frame=config.max_frame_size)
-        self._in_flight = asyncio.Semaphore(config.max_in_flight)
-        self._max_write_buffer = max(4 * config.max_frame_size, 4 * 1024 * 1024)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._notify_sink = notify_sink
         self.media_keys: dict[int, MediaKeys] = {}
-        self.sessions: dict[tuple[int, int], KeySession] = {}  # (handle, id), incl. held ones
-        self.references: dict[tuple[int, int], int] = {}  # (handle, session id) -> count
+        self.references = DecryptReferences()
         self.region: SharedRegion | None = None
-        self.region_users = 0
         self.closed = False
-        try:
-            self.peer_pid, self.peer_uid, _ = self._socket.peer_credentials()
-        except OSError:
-            self.peer_pid, self.peer_uid = -1, -1
 
     # -- handles -----------------------------------------------------------------------------
 
@@ -93,11 +87,79 @@ class ClientConnection:
             raise BadSessionIdError(f"no MediaKeys with handle {handle!r}")
         return media_keys
 
+    def find_session(self, handle: int, session_id: int) -> KeySession:
+        """Return a session of this connection (also one released while references are held)."""
+        self.get_media_keys(handle)
+        return self.references.find(handle, session_id)
+
+    def session_created(self, media_keys: MediaKeys, session: KeySession) -> None:
+        """Record a new session; the client hears when the CDM closed it (``session_closed``)."""
+        handle = media_keys.handle
+        self.references.add(handle, session)
+
+        def closed(_: object) -> None:
+            if not self.closed:
+                self.notify(
+                    "session_closed", {"media_keys_handle": handle, "key_session_id": session.id}
+                )
+
+        session.closed.add_done_callback(closed)
+
     def require_region(self) -> SharedRegion:
         """Return the connection's shared memory (``InvalidStateError`` if it has none)."""
         if self.region is None or self.region.closed:
             raise InvalidStateError("no shared memory: call get_shared_memory first")
         return self.region
+
+    def notify(self, method: str, params: dict[str, Any]) -> None:
+        """Send a notification to this connection's client."""
+        self._notify_sink(method, params)
+
+    # -- teardown ----------------------------------------------------------------------------
+
+    def forget_all(self) -> None:
+        """Drop every handle (the server destroyed them, e.g. on Inactive)."""
+        self.media_keys.clear()
+        self.references.clear()
+
+    async def destroy_media_keys(self) -> None:
+        """Destroy every MediaKeys this connection owns (their sessions first)."""
+        owned = list(self.media_keys.values())
+        self.forget_all()
+        await asyncio.gather(*(mk.destroy() for mk in owned), return_exceptions=True)
+
+    async def release_region(self) -> None:
+        """Unmap the shared memory once no decrypt uses it any more."""
+        region, self.region = self.region, None
+        if region is None:
+            return
+        self.server.metrics.shm_regions.dec()
+        while not region.try_close():
+            await asyncio.sleep(_REGION_CLOSE_RETRY_S)
+
+
+class ClientConnection(ConnectionState):
+    """An accepted connection (client or control socket): its socket and request loop."""
+
+    def __init__(
+        self,
+        server: SessionServer,
+        sock: socket.socket,
+        connection_id: int,
+        role: Role,
+        dispatcher: Dispatcher[ConnectionState],
+    ) -> None:
+        super().__init__(server, connection_id, role, self._send_notification)
+        config = server.config
+        self._dispatcher = dispatcher
+        self._socket = FramedSocket(sock, max_frame=config.max_frame_size)
+        self._in_flight = asyncio.Semaphore(config.max_in_flight)
+        self._max_write_buffer = max(4 * config.max_frame_size, 4 * 1024 * 1024)
+        self._tasks: set[asyncio.Task[None]] = set()
+        try:
+            self.peer_pid, self.peer_uid, _ = self._socket.peer_credentials()
+        except OSError:
+            self.peer_pid, self.peer_uid = -1, -1
 
     # -- sending -----------------------------------------------------------------------------
 
@@ -115,8 +177,7 @@ class ClientConnection:
             log.error("reply larger than the frame limit", error=str(exc))
             return False
 
-    def notify(self, method: str, params: dict[str, Any]) -> None:
-        """Send a notification to this connection's client."""
+    def _send_notification(self, method: str, params: dict[str, Any]) -> None:
         if self.send(encode_notification(method, params)):
             self.server.metrics.notifications.labels(method).inc()
 
@@ -203,28 +264,6 @@ class ClientConnection:
 
     # -- cleanup -----------------------------------------------------------------------------
 
-    def prune_session(self, key: tuple[int, int]) -> None:
-        """Forget a released session once no decrypt reference holds it any more."""
-        session = self.sessions.get(key)
-        if (
-            session is not None
-            and session.state is SessionState.RELEASED
-            and session.decrypt_references == 0
-        ):
-            del self.sessions[key]
-
-    def forget_all(self) -> None:
-        """Drop every handle (the server destroyed them, e.g. on Inactive)."""
-        self.media_keys.clear()
-        self.sessions.clear()
-        self.references.clear()
-
-    async def destroy_media_keys(self) -> None:
-        """Destroy every MediaKeys this connection owns (their sessions first)."""
-        owned = list(self.media_keys.values())
-        self.forget_all()
-        await asyncio.gather(*(mk.destroy() for mk in owned), return_exceptions=True)
-
     async def cleanup(self) -> None:
         """Close the socket and free everything the connection owned."""
         if self.closed:
@@ -242,15 +281,6 @@ class ClientConnection:
         finally:
             # Counted as a connection until everything it owned is freed (idle means idle).
             self.server.connection_closed(self)
-
-    async def release_region(self) -> None:
-        """Unmap the shared memory once no decrypt uses it any more."""
-        region, self.region = self.region, None
-        if region is None:
-            return
-        self.server.metrics.shm_regions.dec()
-        while not region.try_close():
-            await asyncio.sleep(_REGION_CLOSE_RETRY_S)
 
     async def close_quietly(self) -> None:
         """Close for server shutdown."""

@@ -8,7 +8,7 @@ from drmkit.events import KeyStatus
 from drmkit.ipc.codec import b64encode
 
 if TYPE_CHECKING:
-    from drmkit.server.connection import ClientConnection
+    from drmkit.server.connection import ConnectionState
 
 
 class ConnectionListener:
@@ -20,7 +20,7 @@ class ConnectionListener:
 
     __slots__ = ("_connection", "_handle")
 
-    def __init__(self, connection: ClientConnection, media_keys_handle: int) -> None:
+    def __init__(self, connection: ConnectionState, media_keys_handle: int) -> None:
         self._connection = connection
         self._handle = media_keys_handle
 

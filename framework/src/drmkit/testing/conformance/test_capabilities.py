@@ -5,8 +5,14 @@ from __future__ import annotations
 from collections.abc import Awaitable
 
 import pytest
-from drmkit.core import InvalidInputError, InvalidStateError, MediaKeys, NotSupportedError
-from drmkit.core.factory import MediaKeysFactory
+from drmkit.core import (
+    BadSessionIdError,
+    InvalidInputError,
+    InvalidStateError,
+    MediaKeysApi,
+    NotSupportedError,
+)
+from drmkit.core.api import MediaKeysFactoryApi
 from drmkit.errors import InterfaceNotImplementedError
 from drmkit.sdk.model import LicenseHelper
 from drmkit.testing.flows import license_session
@@ -17,7 +23,7 @@ pytestmark = [pytest.mark.drmkit_conformance, pytest.mark.asyncio]
 
 
 async def test_capabilities_obtainable(
-    media_keys_factory: MediaKeysFactory, drmkit_key_system: str
+    media_keys_factory: MediaKeysFactoryApi, drmkit_key_system: str
 ) -> None:
     assert drmkit_key_system in media_keys_factory.supported_key_systems()
     assert media_keys_factory.supports_key_system(drmkit_key_system)
@@ -28,7 +34,7 @@ async def test_capabilities_obtainable(
 
 
 async def test_supports_key_system_consistent_with_list(
-    media_keys_factory: MediaKeysFactory,
+    media_keys_factory: MediaKeysFactoryApi,
 ) -> None:
     for key_system in media_keys_factory.supported_key_systems():
         assert media_keys_factory.supports_key_system(key_system)
@@ -38,7 +44,7 @@ async def test_supports_key_system_consistent_with_list(
 
 
 async def test_supported_key_system_version(
-    media_keys_factory: MediaKeysFactory, drmkit_key_system: str
+    media_keys_factory: MediaKeysFactoryApi, drmkit_key_system: str
 ) -> None:
     version = await media_keys_factory.get_supported_key_system_version(drmkit_key_system)
     assert isinstance(version, str)
@@ -46,7 +52,7 @@ async def test_supported_key_system_version(
 
 
 async def test_server_certificate_query_is_legal(
-    media_keys_factory: MediaKeysFactory, drmkit_key_system: str
+    media_keys_factory: MediaKeysFactoryApi, drmkit_key_system: str
 ) -> None:
     supported = await media_keys_factory.is_server_certificate_supported(drmkit_key_system)
     assert isinstance(supported, bool)
@@ -59,7 +65,7 @@ async def test_server_certificate_query_is_legal(
 NOT_OFFERED = (InterfaceNotImplementedError, NotSupportedError)
 
 
-async def test_store_and_maintenance_queries_answer(media_keys: MediaKeys) -> None:
+async def test_store_and_maintenance_queries_answer(media_keys: MediaKeysApi) -> None:
     """RC-CORE-KEYS-011: every system-level query answers a typed value or "not offered"."""
     queries: list[tuple[str, Awaitable[object], type | tuple[type, ...]]] = [
         ("get_drm_time", media_keys.get_drm_time(), int),
@@ -80,7 +86,7 @@ async def test_store_and_maintenance_queries_answer(media_keys: MediaKeys) -> No
 
 
 async def test_inactive_frees_everything_and_refuses_media_keys(
-    media_keys_factory: MediaKeysFactory,
+    media_keys_factory: MediaKeysFactoryApi,
     drmkit_key_system: str,
     license_helper: LicenseHelper,
     refcdm: RefCdmControl,
@@ -108,7 +114,7 @@ async def test_inactive_frees_everything_and_refuses_media_keys(
 
 
 async def test_destroying_one_media_keys_leaves_another_of_the_same_key_system(
-    media_keys_factory: MediaKeysFactory,
+    media_keys_factory: MediaKeysFactoryApi,
     drmkit_key_system: str,
     license_helper: LicenseHelper,
 ) -> None:
@@ -125,10 +131,23 @@ async def test_destroying_one_media_keys_leaves_another_of_the_same_key_system(
     await first.destroy()
 
 
-async def test_server_certificate_refused_when_not_declared(media_keys: MediaKeys) -> None:
+async def test_server_certificate_refused_when_not_declared(media_keys: MediaKeysApi) -> None:
     """EME A4: a key system without server certificates refuses one with a typed error."""
     with pytest.raises(InvalidInputError):
         await media_keys.set_server_certificate(b"")
     if not media_keys.capabilities.server_certificate:
         with pytest.raises(NotSupportedError):
             await media_keys.set_server_certificate(b"certificate")
+
+
+async def test_media_keys_are_found_by_handle_until_destroyed(
+    media_keys_factory: MediaKeysFactoryApi, drmkit_key_system: str
+) -> None:
+    """``get_media_keys(handle)``: the live MediaKeys, ``BAD_SESSION_ID`` once it is destroyed."""
+    media_keys = await media_keys_factory.create_media_keys(drmkit_key_system)
+    assert media_keys_factory.get_media_keys(media_keys.handle) is media_keys
+    assert media_keys in media_keys_factory.media_keys
+    await media_keys.destroy()
+    with pytest.raises(BadSessionIdError):
+        media_keys_factory.get_media_keys(media_keys.handle)
+    assert media_keys not in media_keys_factory.media_keys

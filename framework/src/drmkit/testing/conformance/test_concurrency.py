@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 
 import pytest
-from drmkit.core import KeyStatusesChanged, LicenseRequest, MediaKeys
+from drmkit.core import KeyStatusesChanged, LicenseRequest, MediaKeysApi
 from drmkit.errors import FailError
 from drmkit.sdk.model import LicenseHelper
 from drmkit.testing.flows import license_session, next_event
@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.drmkit_conformance, pytest.mark.asyncio]
 
 
 async def test_slow_update_in_one_session_does_not_stall_another(
-    media_keys: MediaKeys,
+    media_keys: MediaKeysApi,
     license_helper: LicenseHelper,
     refcdm: RefCdmControl,
     drmkit_key_system: str,
@@ -47,7 +47,7 @@ async def test_slow_update_in_one_session_does_not_stall_another(
 
 
 async def test_error_callback_during_an_operation_fails_it(
-    media_keys: MediaKeys,
+    media_keys: MediaKeysApi,
     license_helper: LicenseHelper,
     refcdm: RefCdmControl,
     drmkit_key_system: str,
@@ -70,7 +70,7 @@ async def test_error_callback_during_an_operation_fails_it(
 
 
 async def test_failed_generate_request_can_be_retried(
-    media_keys: MediaKeys,
+    media_keys: MediaKeysApi,
     license_helper: LicenseHelper,
     refcdm: RefCdmControl,
     drmkit_key_system: str,
@@ -94,7 +94,7 @@ async def test_failed_generate_request_can_be_retried(
 
 
 async def test_released_sessions_free_cdm_sessions(
-    media_keys: MediaKeys, license_helper: LicenseHelper, refcdm: RefCdmControl
+    media_keys: MediaKeysApi, license_helper: LicenseHelper, refcdm: RefCdmControl
 ) -> None:
     baseline = refcdm.stats()["sessions"]
     licensed = [await license_session(media_keys, license_helper) for _ in range(5)]

@@ -16,7 +16,7 @@ from drmkit.core import (
     InvalidStateError,
     KeyStatus,
     KeyStatusesChanged,
-    MediaKeys,
+    MediaKeysApi,
     OutputRestrictedError,
     Pattern,
     SessionState,
@@ -53,7 +53,7 @@ CASES = [
 
 @pytest.mark.parametrize(("mode", "iv_size", "subsamples", "pattern"), CASES)
 async def test_decrypt_reproduces_plaintext(
-    media_keys: MediaKeys,
+    media_keys: MediaKeysApi,
     license_helper: LicenseHelper,
     mode: CipherMode,
     iv_size: int,
@@ -74,8 +74,39 @@ async def test_decrypt_reproduces_plaintext(
     assert bytes(sample) == plain
 
 
+async def test_decrypt_by_session_id(
+    media_keys: MediaKeysApi, license_helper: LicenseHelper
+) -> None:
+    """Rialto's by-id calls: ``decrypt`` and ``decrypt_many`` on the MediaKeys; unknown ids fail."""
+    licensed = await license_session(media_keys, license_helper)
+    kid, key = next(iter(licensed.keys.items()))
+    plain = [os.urandom(100), os.urandom(37)]
+    ivs = [os.urandom(16) for _ in plain]
+    samples = [
+        bytearray(encrypt_sample(p, key, iv, CipherMode.CENC))
+        for p, iv in zip(plain, ivs, strict=True)
+    ]
+    params = [DecryptParams(CipherMode.CENC, kid, iv) for iv in ivs]
+    session_id = licensed.session.id
+    await media_keys.decrypt(session_id, samples[0], params[0])
+    assert bytes(samples[0]) == plain[0]
+    batch = [
+        bytearray(encrypt_sample(p, key, iv, CipherMode.CENC))
+        for p, iv in zip(plain, ivs, strict=True)
+    ]
+    await media_keys.decrypt_many(session_id, list(zip(batch, params, strict=True)))
+    assert [bytes(b) for b in batch] == plain
+    unknown = session_id + 10**6
+    with pytest.raises(BadSessionIdError):
+        await media_keys.decrypt(unknown, bytearray(samples[1]), params[1])
+    with pytest.raises(BadSessionIdError):
+        await media_keys.decrypt_many(unknown, [(bytearray(samples[1]), params[1])])
+    with pytest.raises(BadSessionIdError):
+        await media_keys.decrypt_many(unknown, [])
+
+
 async def test_decrypt_with_wrong_or_missing_key(
-    media_keys: MediaKeys,
+    media_keys: MediaKeysApi,
     license_helper: LicenseHelper,
     drmkit_new_keys: Callable[..., dict[bytes, bytes]],
 ) -> None:
@@ -104,7 +135,7 @@ async def test_decrypt_with_wrong_or_missing_key(
     assert bytes(sample) == plain  # the session still works
 
 
-async def test_decrypt_bad_input(media_keys: MediaKeys, license_helper: LicenseHelper) -> None:
+async def test_decrypt_bad_input(media_keys: MediaKeysApi, license_helper: LicenseHelper) -> None:
     licensed = await license_session(media_keys, license_helper)
     kid = next(iter(licensed.keys))
     params = DecryptParams(CipherMode.CENC, kid, bytes(8))
@@ -120,7 +151,7 @@ async def test_decrypt_bad_input(media_keys: MediaKeys, license_helper: LicenseH
 
 
 async def test_decrypt_before_request_and_after_close(
-    media_keys: MediaKeys, license_helper: LicenseHelper
+    media_keys: MediaKeysApi, license_helper: LicenseHelper
 ) -> None:
     fresh = await media_keys.create_session()
     params = DecryptParams(CipherMode.CENC, bytes(16), bytes(8))
@@ -133,7 +164,7 @@ async def test_decrypt_before_request_and_after_close(
 
 
 async def test_close_and_release_deferred_while_decrypt_references_held(
-    media_keys: MediaKeys, license_helper: LicenseHelper
+    media_keys: MediaKeysApi, license_helper: LicenseHelper
 ) -> None:
     """Rialto ``shouldCloseKeySessionDeferred`` / ``shouldReleaseKeySessionDeferred``."""
     licensed = await license_session(media_keys, license_helper)
@@ -163,7 +194,7 @@ async def test_close_and_release_deferred_while_decrypt_references_held(
 
 
 async def test_decrypt_reference_counting(
-    media_keys: MediaKeys, license_helper: LicenseHelper
+    media_keys: MediaKeysApi, license_helper: LicenseHelper
 ) -> None:
     licensed = await license_session(media_keys, license_helper)
     session = licensed.session
@@ -190,7 +221,7 @@ async def test_decrypt_reference_counting(
     ],
 )
 async def test_key_status_changes_and_output_protection(
-    media_keys: MediaKeys,
+    media_keys: MediaKeysApi,
     license_helper: LicenseHelper,
     refcdm: RefCdmControl,
     cdm_status: str,

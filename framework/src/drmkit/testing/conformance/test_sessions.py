@@ -17,17 +17,17 @@ from drmkit.core import (
     InvalidInitDataError,
     InvalidLicenseError,
     InvalidStateError,
-    KeySession,
+    KeySessionApi,
     KeySessionType,
     KeyStatus,
     KeyStatusesChanged,
     LicenseRenewal,
     LicenseRequest,
-    MediaKeys,
+    MediaKeysApi,
     NotSupportedError,
     SessionState,
 )
-from drmkit.core.factory import MediaKeysFactory
+from drmkit.core.api import MediaKeysFactoryApi
 from drmkit.errors import FailError
 from drmkit.events import KeySessionEvent
 from drmkit.sdk.model import LicenseHelper
@@ -38,7 +38,7 @@ from drmkit.testing.refcdm import RefCdmControl
 pytestmark = [pytest.mark.drmkit_conformance, pytest.mark.asyncio]
 
 
-def state_of(session: KeySession) -> SessionState:
+def state_of(session: KeySessionApi) -> SessionState:
     """Read the state afresh (keeps type checkers from narrowing across awaits)."""
     return session.state
 
@@ -68,7 +68,7 @@ class RecordingListener:
 # -- RC-CORE-KEYS-001: create -------------------------------------------------------------------
 
 
-async def test_create_key_session_writes_valid_id(media_keys: MediaKeys) -> None:
+async def test_create_key_session_writes_valid_id(media_keys: MediaKeysApi) -> None:
     sessions = [await media_keys.create_session() for _ in range(10)]
     ids = [s.id for s in sessions]
     assert all(isinstance(i, int) and i >= 0 for i in ids)
@@ -77,7 +77,7 @@ async def test_create_key_session_writes_valid_id(media_keys: MediaKeys) -> None
     assert all(s.key_statuses == {} for s in sessions)  # EME A3
 
 
-async def test_session_ids_never_reused(media_keys: MediaKeys) -> None:
+async def test_session_ids_never_reused(media_keys: MediaKeysApi) -> None:
     first = await media_keys.create_session()
     await first.release()
     second = await media_keys.create_session()
@@ -86,7 +86,7 @@ async def test_session_ids_never_reused(media_keys: MediaKeys) -> None:
         media_keys.get_session(first.id)
 
 
-async def test_unsupported_session_type_not_supported(media_keys: MediaKeys) -> None:
+async def test_unsupported_session_type_not_supported(media_keys: MediaKeysApi) -> None:
     unsupported = [t for t in KeySessionType if t not in media_keys.capabilities.session_types]
     for session_type in unsupported:
         if session_type is KeySessionType.UNKNOWN:
@@ -101,7 +101,7 @@ async def test_unsupported_session_type_not_supported(media_keys: MediaKeys) -> 
 
 
 async def test_generate_request_delivers_license_request(
-    media_keys: MediaKeys,
+    media_keys: MediaKeysApi,
     license_helper: LicenseHelper,
     drmkit_new_keys: Callable[..., dict[bytes, bytes]],
 ) -> None:
@@ -120,7 +120,7 @@ async def test_generate_request_delivers_license_request(
 
 
 async def test_update_surfaces_usable_key_status(
-    media_keys: MediaKeys,
+    media_keys: MediaKeysApi,
     license_helper: LicenseHelper,
     drmkit_new_keys: Callable[..., dict[bytes, bytes]],
 ) -> None:
@@ -133,7 +133,7 @@ async def test_update_surfaces_usable_key_status(
 
 
 async def test_several_updates_accumulate_keys(
-    media_keys: MediaKeys,
+    media_keys: MediaKeysApi,
     license_helper: LicenseHelper,
     drmkit_new_keys: Callable[..., dict[bytes, bytes]],
 ) -> None:
@@ -147,7 +147,7 @@ async def test_several_updates_accumulate_keys(
 
 
 async def test_listener_object_receives_events(
-    media_keys: MediaKeys,
+    media_keys: MediaKeysApi,
     license_helper: LicenseHelper,
     drmkit_new_keys: Callable[..., dict[bytes, bytes]],
 ) -> None:
@@ -167,7 +167,7 @@ async def test_listener_object_receives_events(
 
 
 async def test_sessions_each_get_only_their_own_events(
-    media_keys: MediaKeys,
+    media_keys: MediaKeysApi,
     license_helper: LicenseHelper,
     drmkit_new_keys: Callable[..., dict[bytes, bytes]],
 ) -> None:
@@ -200,7 +200,7 @@ async def test_sessions_each_get_only_their_own_events(
 
 
 async def test_listener_that_raises_does_not_break_the_session(
-    media_keys: MediaKeys,
+    media_keys: MediaKeysApi,
     license_helper: LicenseHelper,
     drmkit_new_keys: Callable[..., dict[bytes, bytes]],
 ) -> None:
@@ -223,7 +223,7 @@ async def test_listener_that_raises_does_not_break_the_session(
 
 
 async def test_detached_listener_gets_nothing_and_session_still_works(
-    media_keys: MediaKeys,
+    media_keys: MediaKeysApi,
     license_helper: LicenseHelper,
     drmkit_new_keys: Callable[..., dict[bytes, bytes]],
 ) -> None:
@@ -248,7 +248,7 @@ async def test_detached_listener_gets_nothing_and_session_still_works(
 
 
 async def test_session_teardown_returns_ok(
-    media_keys: MediaKeys, license_helper: LicenseHelper
+    media_keys: MediaKeysApi, license_helper: LicenseHelper
 ) -> None:
     licensed = await license_session(media_keys, license_helper)
     session = licensed.session
@@ -261,7 +261,7 @@ async def test_session_teardown_returns_ok(
     assert session.id not in media_keys.session_ids
 
 
-async def test_remove_then_release(media_keys: MediaKeys, license_helper: LicenseHelper) -> None:
+async def test_remove_then_release(media_keys: MediaKeysApi, license_helper: LicenseHelper) -> None:
     licensed = await license_session(media_keys, license_helper)
     session = licensed.session
     try:
@@ -281,7 +281,7 @@ async def test_remove_then_release(media_keys: MediaKeys, license_helper: Licens
     await session.release()
 
 
-async def test_release_of_unconstructed_session(media_keys: MediaKeys) -> None:
+async def test_release_of_unconstructed_session(media_keys: MediaKeysApi) -> None:
     session = await media_keys.create_session()
     await session.release()
     with pytest.raises(BadSessionIdError):
@@ -292,7 +292,7 @@ async def test_release_of_unconstructed_session(media_keys: MediaKeys) -> None:
 
 
 async def test_unknown_session_id_gives_bad_session_id_for_every_call(
-    media_keys: MediaKeys,
+    media_keys: MediaKeysApi,
 ) -> None:
     released = await media_keys.create_session()
     await released.release()
@@ -315,7 +315,7 @@ async def test_unknown_session_id_gives_bad_session_id_for_every_call(
                 await call
 
 
-async def test_calls_on_released_session_object(media_keys: MediaKeys) -> None:
+async def test_calls_on_released_session_object(media_keys: MediaKeysApi) -> None:
     session = await media_keys.create_session()
     await session.release()
     with pytest.raises(BadSessionIdError):
@@ -329,7 +329,7 @@ async def test_calls_on_released_session_object(media_keys: MediaKeys) -> None:
 # -- KEYS-007: wrong state ------------------------------------------------------------------------
 
 
-async def test_invalid_state_before_generate_request(media_keys: MediaKeys) -> None:
+async def test_invalid_state_before_generate_request(media_keys: MediaKeysApi) -> None:
     session = await media_keys.create_session()
     with pytest.raises(InvalidStateError):
         await session.update(b'{"keys":[]}')  # EME C1
@@ -344,7 +344,7 @@ async def test_invalid_state_before_generate_request(media_keys: MediaKeys) -> N
 
 
 async def test_invalid_state_generate_request_twice(
-    media_keys: MediaKeys, license_helper: LicenseHelper
+    media_keys: MediaKeysApi, license_helper: LicenseHelper
 ) -> None:
     if media_keys.capabilities.repeatable_generate_request:
         pytest.skip("the key system allows repeated generate requests")
@@ -355,7 +355,7 @@ async def test_invalid_state_generate_request_twice(
 
 
 async def test_invalid_state_after_close(
-    media_keys: MediaKeys, license_helper: LicenseHelper
+    media_keys: MediaKeysApi, license_helper: LicenseHelper
 ) -> None:
     licensed = await license_session(media_keys, license_helper)
     session = licensed.session
@@ -378,7 +378,7 @@ async def test_invalid_state_after_close(
 
 
 async def test_undeclared_init_data_type_not_supported(
-    media_keys: MediaKeys, license_helper: LicenseHelper
+    media_keys: MediaKeysApi, license_helper: LicenseHelper
 ) -> None:
     declared = media_keys.capabilities.init_data_types
     session = await media_keys.create_session()
@@ -391,7 +391,7 @@ async def test_undeclared_init_data_type_not_supported(
 
 
 async def test_create_media_keys_fails_for_unsupported_key_system(
-    media_keys_factory: MediaKeysFactory,
+    media_keys_factory: MediaKeysFactoryApi,
 ) -> None:
     for key_system in ("com.example.unknown", "", "org.w3.clearkey.extra"):
         with pytest.raises(NotSupportedError):
@@ -404,7 +404,7 @@ async def test_create_media_keys_fails_for_unsupported_key_system(
 
 
 async def test_bad_init_data_is_rejected_and_session_stays_usable(
-    media_keys: MediaKeys,
+    media_keys: MediaKeysApi,
     license_helper: LicenseHelper,
     drmkit_new_keys: Callable[..., dict[bytes, bytes]],
 ) -> None:
@@ -421,7 +421,7 @@ async def test_bad_init_data_is_rejected_and_session_stays_usable(
 
 
 async def test_bad_license_is_rejected_and_session_stays_usable(
-    media_keys: MediaKeys,
+    media_keys: MediaKeysApi,
     license_helper: LicenseHelper,
     drmkit_new_keys: Callable[..., dict[bytes, bytes]],
 ) -> None:
@@ -447,7 +447,7 @@ async def test_bad_license_is_rejected_and_session_stays_usable(
 
 
 async def test_contains_key_exact_match_only(
-    media_keys: MediaKeys, license_helper: LicenseHelper
+    media_keys: MediaKeysApi, license_helper: LicenseHelper
 ) -> None:
     licensed = await license_session(media_keys, license_helper)
     kid = next(iter(licensed.keys))
@@ -470,7 +470,7 @@ async def test_contains_key_exact_match_only(
 
 
 async def test_renewal_then_update(
-    media_keys: MediaKeys, license_helper: LicenseHelper, refcdm: RefCdmControl
+    media_keys: MediaKeysApi, license_helper: LicenseHelper, refcdm: RefCdmControl
 ) -> None:
     licensed = await license_session(media_keys, license_helper)
     session = licensed.session
@@ -487,7 +487,7 @@ async def test_renewal_then_update(
 
 
 async def test_set_drm_header_and_select_key_id_are_legal(
-    media_keys: MediaKeys, license_helper: LicenseHelper
+    media_keys: MediaKeysApi, license_helper: LicenseHelper
 ) -> None:
     """KEYS-004 / KEYS-013: each works, or the key system says it does not offer it."""
     licensed = await license_session(media_keys, license_helper)
@@ -506,7 +506,9 @@ async def test_set_drm_header_and_select_key_id_are_legal(
 # -- session info ---------------------------------------------------------------------------------
 
 
-async def test_session_info_getters(media_keys: MediaKeys, license_helper: LicenseHelper) -> None:
+async def test_session_info_getters(
+    media_keys: MediaKeysApi, license_helper: LicenseHelper
+) -> None:
     licensed = await license_session(media_keys, license_helper)
     cdm_id = await licensed.session.get_cdm_key_session_id()
     assert isinstance(cdm_id, str) and cdm_id
@@ -517,7 +519,7 @@ async def test_session_info_getters(media_keys: MediaKeys, license_helper: Licen
 
 
 async def test_events_iterator_ends_on_release(
-    media_keys: MediaKeys, license_helper: LicenseHelper
+    media_keys: MediaKeysApi, license_helper: LicenseHelper
 ) -> None:
     licensed = await license_session(media_keys, license_helper)
     await licensed.session.release()
@@ -526,7 +528,7 @@ async def test_events_iterator_ends_on_release(
 
 
 async def test_async_listener_methods_are_awaited(
-    media_keys: MediaKeys,
+    media_keys: MediaKeysApi,
     license_helper: LicenseHelper,
     drmkit_new_keys: Callable[..., dict[bytes, bytes]],
 ) -> None:
