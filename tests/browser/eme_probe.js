@@ -28,6 +28,8 @@ window.drmkitTest.state = () => {
   const video = document.querySelector("video");
   return {
     currentTime: video.currentTime,
+    // Frames the decoder produced: the clock of a video-only stream can run without any.
+    decodedFrames: video.getVideoPlaybackQuality().totalVideoFrames,
     keyStatuses: window.drmkitTest.keyStatuses(),
     initDataTypes: window.drmkitTest.initDataTypes,
     errors: window.drmkitTest.errors,

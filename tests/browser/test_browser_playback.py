@@ -200,7 +200,16 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         other_pages.close()
 
 
-def _play(page_server: PageServer, page_name: str, manifest: str, setup: Setup, shot: str) -> dict:  # type: ignore[type-arg]
+def _play(  # type: ignore[type-arg]
+    page_server: PageServer,
+    page_name: str,
+    manifest: str,
+    setup: Setup,
+    shot: str,
+    *,
+    until_error: bool = False,
+) -> dict:
+    """Load the page and return its state once it played, or failed (``until_error``: only then)."""
     from playwright.sync_api import sync_playwright
 
     query = f"manifest=/{manifest}/manifest.mpd&license={setup.license_url}"
@@ -215,7 +224,8 @@ def _play(page_server: PageServer, page_name: str, manifest: str, setup: Setup, 
             state: dict = {}  # type: ignore[type-arg]
             while time.monotonic() < deadline:
                 state = page.evaluate("window.drmkitTest.state()")
-                if state["currentTime"] > PLAY_SECONDS or state["errors"]:
+                played = state["currentTime"] > PLAY_SECONDS and state["decodedFrames"] > 0
+                if state["errors"] or (played and not until_error):
                     break
                 time.sleep(0.25)
             ARTIFACTS.mkdir(exist_ok=True)
@@ -229,7 +239,7 @@ def _play(page_server: PageServer, page_name: str, manifest: str, setup: Setup, 
 def test_shaka_player_plays_clear_key_with_drmkit_licenses(setup: Setup) -> None:
     state = _play(setup.pages, "shaka.html", "cenc", setup, "browser-shaka.png")
     assert state["errors"] == []
-    assert state["currentTime"] > PLAY_SECONDS, state
+    assert state["currentTime"] > PLAY_SECONDS and state["decodedFrames"] > 0, state
     assert state["keyStatuses"] == {setup.kid: "usable"}
     assert "cenc" in state["initDataTypes"]
 
@@ -237,14 +247,16 @@ def test_shaka_player_plays_clear_key_with_drmkit_licenses(setup: Setup) -> None
 def test_dashjs_plays_clear_key_with_keyids_init_data(setup: Setup) -> None:
     state = _play(setup.pages, "dashjs.html", "keyids", setup, "browser-dashjs.png")
     assert state["errors"] == []
-    assert state["currentTime"] > PLAY_SECONDS, state
+    assert state["currentTime"] > PLAY_SECONDS and state["decodedFrames"] > 0, state
     assert state["keyStatuses"] == {setup.kid: "usable"}
     assert state["initDataTypes"] == ["keyids"]
 
 
 def test_a_page_on_an_origin_not_allowed_gets_no_license(setup: Setup) -> None:
-    state = _play(setup.other_pages, "shaka.html", "cenc", setup, "browser-refused.png")
-    assert state["currentTime"] < PLAY_SECONDS
+    state = _play(
+        setup.other_pages, "shaka.html", "cenc", setup, "browser-refused.png", until_error=True
+    )
+    assert state["decodedFrames"] == 0, state
     assert state["keyStatuses"].get(setup.kid) != "usable"
     assert any("6007" in error for error in state["errors"]), state  # shaka: license request failed
     with urllib.request.urlopen(setup.metrics_url, timeout=5) as response:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from drmkit.license_server import clearkey
 from drmkit.license_server.config import LicenseServerSettings
+from drmkit.license_server.cors import CorsGuard
 from drmkit.license_server.errors import LicenseServerError, bad_request
 from drmkit.license_server.store import KeyStore, KeyStoreError
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -309,4 +310,5 @@ def create_app(
     app.state.store = store
     app.state.endpoints = chosen
     app.state.auth_enabled = auth.enabled
+    app.add_middleware(CorsGuard, origins=settings.cors_origins, registry=metrics.registry)
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from drmkit.config import Section
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 
 class LicenseServerSettings(Section):
@@ -26,3 +26,18 @@ class LicenseServerSettings(Section):
     token: SecretStr | None = Field(
         default=None, description="When set, requests must carry ``Authorization: Bearer <token>``."
     )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Origins of web pages allowed to call the license server from a browser (CORS), as"
+            " ``scheme://host[:port]``; ``*`` allows any. Empty (the default): every cross-origin"
+            " request is refused with 403 ``cors_origin_refused``."
+        ),
+    )
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, origins: list[str]) -> list[str]:
+        from drmkit.license_server.cors import check_origin
+
+        return [check_origin(origin) for origin in origins]
