@@ -93,16 +93,35 @@ class HalSettings(Section):
 
 
 class PluginSettings(Section):
-    """Which key-system plugins (entry points of group ``drmkit.keysystems``) are enabled."""
+    """Which key-system plugins (entry points of group ``drmkit.keysystems``) are enabled.
 
-    enabled: list[str] = Field(
-        default_factory=lambda: ["clearkey"],
-        description="Entry-point names of the enabled key-system plugins.",
+    As with pytest or tox plugins, an installed plugin is enabled unless ``disabled`` names it;
+    ``enabled`` turns that into an explicit allow-list for integrators who want one.
+    """
+
+    enabled: list[str] | None = Field(
+        default=None,
+        description=(
+            "Allow-list of entry-point names of the key-system plugins to enable; unset: every"
+            " installed plugin."
+        ),
     )
     disabled: list[str] = Field(
         default_factory=list,
         description="Plugins never loaded, even when listed in ``enabled`` (blocklist).",
     )
+
+    def enables(self, name: str) -> bool:
+        """Tell whether installed plugin ``name`` is enabled by these settings."""
+        return self.disabled_reason(name) is None
+
+    def disabled_reason(self, name: str) -> str | None:
+        """Return why installed plugin ``name`` is not enabled (``None``: it is)."""
+        if name in self.disabled:
+            return "blocked by plugins.disabled"
+        if self.enabled is not None and name not in self.enabled:
+            return "not in plugins.enabled"
+        return None
     trace: bool = Field(default=False, description="Log every hook call with its arguments.")
 
 

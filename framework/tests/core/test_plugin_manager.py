@@ -35,12 +35,45 @@ def drm_key_systems():
 """
 
 
-def test_default_settings_enable_clearkey() -> None:
+def test_default_settings_enable_every_installed_plugin() -> None:
     manager = DrmPluginManager(PluginSettings())
-    assert manager.key_systems() == ["org.w3.clearkey"]
+    assert set(manager.key_systems()) == {
+        "org.w3.clearkey",
+        "com.widevine.alpha",
+        "com.microsoft.playready",
+        "com.netflix.playready",
+    }
     route = manager.route("org.w3.clearkey")
     assert route.plugin_name == "clearkey"
     assert route.implements("drm_generate_request")
+    assert {row.name for row in manager.installed() if row.enabled} == {
+        "clearkey",
+        "widevine",
+        "playready",
+        "netflix",
+    }
+
+
+def test_disabled_blocks_an_installed_plugin_and_enabled_is_an_allow_list() -> None:
+    blocked = DrmPluginManager(PluginSettings(disabled=["widevine"]))
+    assert "com.widevine.alpha" not in blocked.key_systems()
+    rows = {row.name: row for row in blocked.installed()}
+    assert rows["widevine"].disabled_reason == "blocked by plugins.disabled"
+    assert rows["clearkey"].enabled and rows["clearkey"].disabled_reason is None
+    allowed = DrmPluginManager(PluginSettings(enabled=["clearkey"]))
+    assert allowed.key_systems() == ["org.w3.clearkey"]
+    assert {r.name: r for r in allowed.installed()}["netflix"].disabled_reason == (
+        "not in plugins.enabled"
+    )
+
+
+def test_an_installed_plugin_claiming_a_taken_key_system_is_a_clear_error(
+    make_dist: MakeDist,
+) -> None:
+    make_dist("drmkit-dup", {"dup": "drmkit_dup_plugin"}, {"drmkit_dup_plugin": DUPLICATE_CLEARKEY})
+    with pytest.raises(DuplicateKeySystemError, match=r"plugins\.disabled"):
+        DrmPluginManager(PluginSettings())
+    assert "org.w3.clearkey" in DrmPluginManager(PluginSettings(disabled=["dup"])).key_systems()
 
 
 def test_enabled_plugin_not_installed_lists_installed() -> None:

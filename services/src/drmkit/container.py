@@ -155,13 +155,13 @@ class Container(containers.DeclarativeContainer):
     license_key_store: providers.Provider[KeyStore] = providers.ThreadSafeSingleton(
         open_license_key_store, settings
     )
-    # License server: the test-license endpoints of every installed plugin (plugins.disabled
-    # aside), as ``drmkit inspect`` uses every installed plugin: which plugins serve sessions
-    # (plugins.enabled) does not limit the test licenses a developer can fetch.
-    license_plugin_manager = providers.ThreadSafeSingleton(
+    # Every installed plugin that plugins.disabled does not block, whatever plugins.enabled says:
+    # for what is harmless to take from any of them (``drmkit inspect`` describes init data with
+    # all; the license server serves every plugin's test-license endpoints).
+    installed_plugin_manager = providers.ThreadSafeSingleton(
         core_wiring.installed_plugin_manager, settings
     )
-    license_test_endpoints = license_plugin_manager.provided.test_license_endpoints.call()
+    license_test_endpoints = installed_plugin_manager.provided.test_license_endpoints.call()
     license_server_app = providers.Factory(
         new_license_server_app,
         license_key_store,

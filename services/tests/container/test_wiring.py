@@ -163,6 +163,32 @@ def test_plugins_command_json() -> None:
     assert listing["error"] is None
 
 
+def test_plugins_listing_fits_80_columns_and_says_why_a_plugin_is_disabled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if not {"widevine", "netflix"} <= set(installed_entry_points()):
+        pytest.skip("the Widevine and PlayReady/Netflix plugins are not installed")
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("DRMKIT_PLUGINS__ENABLED", '["clearkey", "widevine", "playready"]')
+    monkeypatch.setenv("DRMKIT_PLUGINS__DISABLED", '["widevine"]')
+    result = CliRunner().invoke(app, ["plugins"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80, result.stdout
+    assert any(line.startswith("clearkey  enabled") for line in lines)
+    assert any(
+        line.startswith("widevine  disabled (blocked by plugins.disabled)") for line in lines
+    )
+    assert any(line.startswith("netflix  disabled (not in plugins.enabled)") for line in lines)
+    assert "    init data: cenc, keyids, webm" in lines
+    listing = json.loads(CliRunner().invoke(app, ["plugins", "--json"]).stdout)
+    rows = {row["name"]: row for row in listing["plugins"]}
+    assert rows["widevine"]["disabled_reason"] == "blocked by plugins.disabled"
+    assert rows["netflix"]["disabled_reason"] == "not in plugins.enabled"
+    assert rows["netflix"]["key_systems"][0]["key_system"] == "com.netflix.playready"
+    assert rows["clearkey"]["disabled_reason"] is None
+
+
 def test_plugins_command_table_and_start_up_error(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "org.w3.clearkey" in CliRunner().invoke(app, ["plugins"]).stdout
     monkeypatch.setenv("DRMKIT_PLUGINS__ENABLED", '["clearkey", "nagra"]')

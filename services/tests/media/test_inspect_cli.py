@@ -128,3 +128,34 @@ def test_system_data_is_decoded_by_the_owning_plugin(monkeypatch: pytest.MonkeyP
     assert widevine["decoded"]["key_ids"] == ["0123456789abcdef0123456789abcdef"]
     assert widevine["decoded"]["protection_scheme"] == "cenc"
     assert widevine["data"] is None  # decoded, so not repeated raw
+
+
+@pytest.mark.parametrize(
+    "plugins_env",
+    [None, '["clearkey"]'],
+    ids=["no-configuration", "allow-list-without-them"],
+)
+def test_installed_plugins_describe_widevine_and_playready_without_configuration(
+    monkeypatch: pytest.MonkeyPatch, plugins_env: str | None
+) -> None:
+    # Describing is harmless: every installed plugin describes, whatever plugins.enabled says.
+    pytest.importorskip("drmkit_widevine")
+    pytest.importorskip("drmkit_playready_netflix")
+    monkeypatch.delenv("DRMKIT_PLUGINS__ENABLED", raising=False)
+    if plugins_env is not None:
+        monkeypatch.setenv("DRMKIT_PLUGINS__ENABLED", plugins_env)
+    sample = next(s for s in _initdata_samples() if s["name"] == "wpt_mp4_basic_wv_pr")
+    report = _inspect("--init-data", sample["base64"])
+    boxes = {box["system"]: box for box in report["pssh"]}
+    assert boxes["Widevine"]["decoded"]["key_ids"] == ["ad13f9ea2be698b875f504a8e3ccea64"]
+    assert boxes["PlayReady"]["decoded"] is not None
+    assert "jYFNf0yf4is=" in json.dumps(boxes["PlayReady"]["decoded"])  # its CHECKSUM
+
+
+def test_a_blocked_plugin_does_not_describe(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("drmkit_widevine")
+    monkeypatch.setenv("DRMKIT_PLUGINS__DISABLED", '["widevine"]')
+    sample = next(s for s in _initdata_samples() if s["name"] == "wpt_mp4_basic_wv_pr")
+    report = _inspect("--init-data", sample["base64"])
+    widevine = next(p for p in report["pssh"] if p["system"] == "Widevine")
+    assert widevine["decoded"] is None and widevine["data"]

@@ -51,6 +51,8 @@ class InstalledPlugin:
     blocked: bool = False
     key_systems: list[KeySystemInfo] = field(default_factory=list)
     error: str | None = None
+    disabled_reason: str | None = None
+    """Why the plugin is not enabled (e.g. ``blocked by plugins.disabled``)."""
 
 
 class DrmPluginManager:
@@ -93,7 +95,9 @@ class DrmPluginManager:
 
     def _load_enabled(self) -> None:
         self._installed = installed_entry_points()
-        for name in dict.fromkeys(self.settings.enabled):
+        wanted = self.settings.enabled
+        names = sorted(self._installed) if wanted is None else list(dict.fromkeys(wanted))
+        for name in names:
             if self.pm.is_blocked(name):
                 log.info("key-system plugin %r is enabled but blocked (plugins.disabled)", name)
                 continue
@@ -183,7 +187,7 @@ class DrmPluginManager:
                     other = claimed[info.key_system][0]
                     raise DuplicateKeySystemError(
                         f"key system {info.key_system!r} is claimed by two enabled plugins:"
-                        f" {other!r} and {name!r}; disable one (plugins.enabled)"
+                        f" {other!r} and {name!r}; block one (plugins.disabled)"
                     )
                 claimed[info.key_system] = (name, info)
         self._routes = {
@@ -296,6 +300,9 @@ class DrmPluginManager:
                 enabled=ep.name in enabled,
                 blocked=self.pm.is_blocked(ep.name),
                 key_systems=by_plugin.get(ep.name, []),
+                disabled_reason=None
+                if ep.name in enabled
+                else self.settings.disabled_reason(ep.name) or "not loaded",
             )
             for ep in installed.values()
         ]
@@ -330,8 +337,7 @@ def build_installed_plugin_manager(
     endpoints. Start-up errors are the usual ones (a plugin that fails to import is named; block
     it with ``plugins.disabled``).
     """
-    enabled = sorted(installed_entry_points())
-    return DrmPluginManager(settings.model_copy(update={"enabled": enabled}), registry)
+    return DrmPluginManager(settings.model_copy(update={"enabled": None}), registry)
 
 
 def probe_key_systems(entry_point: PluginEntryPoint) -> tuple[list[KeySystemInfo], str | None]:
@@ -363,8 +369,9 @@ def describe_installed(
                 distribution=ep.distribution,
                 version=ep.version,
                 value=ep.value,
-                enabled=ep.name in settings.enabled and ep.name not in settings.disabled,
+                enabled=settings.enables(ep.name),
                 blocked=ep.name in settings.disabled,
+                disabled_reason=settings.disabled_reason(ep.name),
             )
             for ep in installed_entry_points().values()
         ]

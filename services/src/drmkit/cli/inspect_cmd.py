@@ -119,12 +119,13 @@ def _show(report: dict[str, Any], as_json: bool, source: MediaInput | None) -> N
 def plugin_describer(settings: Settings) -> Describer | None:
     """Return the plugins' ``drm_describe_init_data`` hook as a :data:`Describer`, if available.
 
-    The enabled plugins' manager comes from the container (its plugin provider opens no HAL and
-    imports no web stack); when the plugins cannot be loaded, inspection still works and shows
-    system-specific data raw.
+    Describing is harmless, so every installed plugin that ``plugins.disabled`` does not block
+    describes, whatever ``plugins.enabled`` says (the container's ``installed_plugin_manager``;
+    it opens no HAL and imports no web stack). When the plugins cannot be loaded, inspection
+    still works and shows system-specific data raw.
     """
     try:
-        manager = open_container(settings).plugin_manager()
+        manager = open_container(settings).installed_plugin_manager()
     except Exception:  # a plugin that is not installed or fails to import: describe raw
         return None
     describe: Describer = manager.describe_init_data

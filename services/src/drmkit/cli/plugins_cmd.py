@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -80,6 +81,7 @@ def plugin_rows(
             "enabled": row.enabled,
             "blocked": row.blocked,
             "error": row.error,
+            "disabled_reason": row.disabled_reason,
             "key_systems": [
                 {
                     "key_system": info.key_system,
@@ -94,6 +96,63 @@ def plugin_rows(
         }
         for row in rows
     ]
+
+
+WIDTH = 78
+"""Longest line of the text listing (it must fit an 80-column terminal)."""
+
+
+def _state(row: InstalledPlugin) -> str:
+    if row.error and not row.key_systems:
+        return "error"
+    if row.enabled:
+        return "enabled"
+    return f"disabled ({row.disabled_reason or 'not loaded'})"
+
+
+def listing_lines(
+    rows: list[InstalledPlugin],
+    profile: LibraryProfile | None = None,
+    plugins: dict[str, object] | None = None,
+) -> list[str]:
+    """Return the text listing: one block per plugin, narrow enough for an 80-column terminal.
+
+    Each plugin has a header line (name, state, distribution) and one indented block per key
+    system with its capabilities on the loaded CDM, one kind per line; long value lists wrap
+    under themselves rather than spanning table cells.
+    """
+    plugins = plugins or {}
+    lines: list[str] = []
+    for row in rows:
+        header = f"{row.name}  {_state(row)}"
+        source = f"[{row.distribution} {row.version}]".replace(" ]", "]")
+        if len(header) + 2 + len(source) <= WIDTH:
+            lines.append(f"{header}  {source}")
+        else:
+            lines.extend((header, f"  {source}"))
+        if row.error:
+            lines.extend(
+                textwrap.wrap(
+                    f"error: {row.error}", WIDTH, initial_indent="  ", subsequent_indent="    "
+                )
+            )
+        for info in row.key_systems:
+            caps = on_cdm(info, profile, plugins.get(row.name))
+            lines.append(f"  {info.key_system}")
+            for label, values in (
+                ("init data", sorted(caps.init_data_types)),
+                ("sessions", sorted(t.name.lower() for t in caps.session_types)),
+                ("schemes", sorted(str(s) for s in caps.encryption_schemes)),
+            ):
+                lines.extend(
+                    textwrap.wrap(
+                        f"{label + ':':<11}{', '.join(values) or '-'}",
+                        WIDTH,
+                        initial_indent="    ",
+                        subsequent_indent=" " * 15,
+                    )
+                )
+    return lines
 
 
 @app.command("plugins")
@@ -122,31 +181,12 @@ def plugins_command(
             )
         )
     else:
-        from rich.table import Table
-
-        table = Table(title="drmkit key-system plugins")
-        # Fold rather than truncate: a narrow terminal must still show every name in full.
-        for column in ("plugin", "distribution", "enabled", "key systems", "capabilities"):
-            table.add_column(column, overflow="fold")
-        for row in rows:
-            state = "blocked" if row.blocked else ("yes" if row.enabled else "no")
-            systems = "\n".join(info.key_system for info in row.key_systems) or (
-                f"error: {row.error}" if row.error else "-"
-            )
-            capabilities = "\n".join(
-                "init data: {init}; sessions: {sessions}; schemes: {schemes}".format(
-                    init=",".join(sorted(caps.init_data_types)),
-                    sessions=",".join(sorted(t.name.lower() for t in caps.session_types)),
-                    schemes=",".join(sorted(str(s) for s in caps.encryption_schemes)),
-                )
-                for caps in (
-                    on_cdm(info, profile, plugins.get(row.name)) for info in row.key_systems
-                )
-            )
-            table.add_row(
-                row.name, f"{row.distribution} {row.version}", state, systems, capabilities or "-"
-            )
-        stdout_console().print(table)
+        stdout_console().print(
+            "\n".join(listing_lines(rows, profile, plugins)),
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
         if profile is not None:
             stdout_console().print(f"capabilities on the loaded CDM (profile {profile.name})")
         else:

@@ -35,7 +35,6 @@ from drmkit.core.listeners import EventStream
 from drmkit.demo.runner import Step
 from drmkit.demo.samples import CencSample, make_samples
 from drmkit.errors import ConfigurationError, DrmError, DrmkitError
-from drmkit.keysystems.loader import installed_entry_points
 from drmkit.license_server import KeyStore, LicenseServerThread
 from drmkit.license_server.app import LicenseEndpoint, license_endpoints
 from drmkit.license_server.keyids import b64url_encode
@@ -120,16 +119,10 @@ def prepare(
         context.settings = settings = settings.model_copy(update={"state_dir": Path(temp)})
     context.container = build_container(settings)
     enabled = _enabled_key_systems(context.container)
-    if key_system not in enabled and "plugins" not in settings.model_fields_set:
-        # Plugins not configured: the demo may use any installed one (e.g. drmkit-widevine).
-        plugins = settings.plugins.model_copy(update={"enabled": sorted(installed_entry_points())})
-        context.settings = settings = settings.model_copy(update={"plugins": plugins})
-        context.container = build_container(settings)
-        enabled = _enabled_key_systems(context.container)
     if key_system not in enabled:
         raise DemoSetupError(
             f"key system {key_system!r} is not enabled; enabled: {', '.join(enabled) or 'none'}"
-            " (see [plugins] enabled in docs/configuration.md)"
+            " (see [plugins] in docs/configuration.md)"
         )
     try:
         # The routes the license server will have: Clear Key's and the installed plugins'.
