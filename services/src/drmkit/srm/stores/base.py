@@ -85,6 +85,8 @@ class SessionStore(abc.ABC):
         default_limit: int,
         timeout_s: int,
         idempotency_key: str | None = None,
+        *,
+        session_id: uuid.UUID | None = None,
     ) -> Admitted | Denied:
         """Admit a new session for ``identity.account`` atomically.
 
@@ -99,7 +101,11 @@ class SessionStore(abc.ABC):
             timeout_s: keep-alive timeout of the new session.
             idempotency_key: when a live session of the account was admitted with the same key,
                 return it (``replayed``) instead of admitting another: a retried setup whose
-                answer was lost takes no second slot.
+                answer was lost takes no second slot. Returning it marks the session as handed
+                out, so ``discard`` keeps it.
+            session_id: the id of the new session (a fresh ``uuid4`` when omitted). The SRM
+                chooses it before the call so that it can ``discard`` exactly this session when
+                it answers the setup with an error while the store may still admit it.
 
         """
 
@@ -110,6 +116,16 @@ class SessionStore(abc.ABC):
     @abc.abstractmethod
     async def teardown(self, account: str, session_id: uuid.UUID) -> bool:
         """Delete a session; ``True`` only if it was live and the account's."""
+
+    @abc.abstractmethod
+    async def discard(self, account: str, session_id: uuid.UUID) -> bool:
+        """Undo an admission whose setup the SRM answered with an error.
+
+        Deletes the session unless a replayed setup (same idempotency key) has returned it to a
+        client since: that client knows the session and keeps it alive. Deleting an id that was
+        never admitted is a no-op, so the SRM may call this whenever the outcome is unknown.
+        Returns ``True`` if a session was deleted.
+        """
 
     @abc.abstractmethod
     async def list_sessions(self, account: str) -> list[SessionRecord]:

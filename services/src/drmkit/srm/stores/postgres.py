@@ -39,6 +39,8 @@ _SCHEMA = [
     )""",
     # Stores created before idempotency keys existed.
     "ALTER TABLE srm_session ADD COLUMN IF NOT EXISTS idem_key text",
+    # Stores created before setups were undone (see ``discard``).
+    "ALTER TABLE srm_session ADD COLUMN IF NOT EXISTS replayed boolean NOT NULL DEFAULT false",
     "CREATE INDEX IF NOT EXISTS srm_session_acct_idem ON srm_session (account, idem_key)",
     "CREATE INDEX IF NOT EXISTS srm_session_acct_exp ON srm_session (account, expires_at)",
     "CREATE INDEX IF NOT EXISTS srm_session_exp ON srm_session (expires_at)",
@@ -84,9 +86,11 @@ inserted AS (
 SELECT (SELECT n FROM live), (SELECT count(*) FROM inserted)
 """
 
+# A replay marks the session as handed out, so that ``discard`` keeps it.
 _REPLAY = """
-SELECT id, timeout_s FROM srm_session
+UPDATE srm_session SET replayed = true
 WHERE account = %s AND idem_key = %s AND expires_at > statement_timestamp()
+RETURNING id, timeout_s
 """
 
 _KEEPALIVE = """
@@ -167,11 +171,13 @@ class PostgresStore(SessionStore):
         default_limit: int,
         timeout_s: int,
         idempotency_key: str | None = None,
+        *,
+        session_id: uuid.UUID | None = None,
     ) -> Admitted | Denied:
         """Lock the account, then purge, count and conditionally insert in one statement."""
-        session_id = uuid.uuid4()
+        new_id = session_id or uuid.uuid4()
         params: dict[str, Any] = {
-            "id": session_id,
+            "id": new_id,
             "account": identity.account,
             "device": identity.device,
             "content_id": content_id,
@@ -195,7 +201,7 @@ class PostgresStore(SessionStore):
         assert row is not None
         live, inserted = int(row[0]), int(row[1])
         if inserted:
-            return Admitted(session_id=session_id, timeout_s=timeout_s, live=live + 1)
+            return Admitted(session_id=new_id, timeout_s=timeout_s, live=live + 1)
         return Denied(live=live)
 
     async def keepalive(self, account: str, session_id: uuid.UUID) -> bool:
@@ -222,6 +228,19 @@ class PostgresStore(SessionStore):
             )
             row = await cur.fetchone()
         return row is not None and bool(row[0])
+
+    async def discard(self, account: str, session_id: uuid.UUID) -> bool:
+        """Delete the row unless a replayed setup handed it out.
+
+        No account lock is needed: a replay marks the row under a row lock, and a DELETE that
+        waited for it re-checks ``NOT replayed`` on the row as the replay left it.
+        """
+        async with self._conn() as conn:
+            cur = await conn.execute(
+                "DELETE FROM srm_session WHERE id = %s AND account = %s AND NOT replayed",
+                (session_id, account),
+            )
+            return cur.rowcount == 1
 
     async def list_sessions(self, account: str) -> list[SessionRecord]:
         """Return live sessions, oldest first."""

@@ -70,7 +70,8 @@ end
 
 # KEYS: zset, hash, own limit. ARGV: session id, default limit (0 = unlimited), timeout ms,
 # metadata JSON, idempotency key ('' for none). Returns {1, n} admitted, {0, n} denied, or
-# {2, n, session id, timeout s} when a live session already carries the idempotency key.
+# {2, n, session id, timeout s} when a live session already carries the idempotency key (the
+# session is then marked handed out, 'r', so that a discard keeps it).
 _ADMIT = (
     _PRELUDE
     + """
@@ -82,6 +83,8 @@ if idem ~= '' then
   local prior = redis.call('HGET', KEYS[2], 'k:' .. idem)
   if prior and redis.call('ZSCORE', KEYS[1], prior) then
     local meta = cjson.decode(redis.call('HGET', KEYS[2], prior))
+    meta['r'] = 1
+    redis.call('HSET', KEYS[2], prior, cjson.encode(meta))
     return {2, n, prior, math.floor(tonumber(meta['o']) / 1000)}
   end
 end
@@ -123,6 +126,23 @@ local meta = cjson.decode(raw)
 meta['k'] = now
 redis.call('ZADD', KEYS[1], 'XX', now + tonumber(meta['o']), ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(meta))
+backstop(KEYS[1], KEYS[2])
+return 1
+"""
+)
+
+# KEYS: zset, hash. ARGV: session id. Deletes the session unless a replay handed it out ('r').
+_DISCARD = (
+    _PRELUDE
+    + """
+local raw = redis.call('HGET', KEYS[2], ARGV[1])
+if raw and cjson.decode(raw)['r'] then
+  return 0
+end
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  return 0
+end
+drop(KEYS[1], KEYS[2], ARGV[1])
 backstop(KEYS[1], KEYS[2])
 return 1
 """
@@ -239,6 +259,7 @@ class RedisStore(SessionStore):
         self._admit = client.register_script(_ADMIT)
         self._keepalive = client.register_script(_KEEPALIVE)
         self._teardown = client.register_script(_TEARDOWN)
+        self._discard = client.register_script(_DISCARD)
         self._list = client.register_script(_LIST)
         self._count = client.register_script(_COUNT)
         self._reap = client.register_script(_REAP)
@@ -263,10 +284,12 @@ class RedisStore(SessionStore):
         default_limit: int,
         timeout_s: int,
         idempotency_key: str | None = None,
+        *,
+        session_id: uuid.UUID | None = None,
     ) -> Admitted | Denied:
         """Run the admission script (purge, count, insert below the limit) for the account."""
         self._redis()
-        session_id = uuid.uuid4()
+        new_id = session_id or uuid.uuid4()
         meta = json.dumps(
             {"d": identity.device, "i": content_id, "t": content_type, "o": timeout_s * 1000}
         )
@@ -274,7 +297,7 @@ class RedisStore(SessionStore):
             self._admit(
                 keys=[*_keys(identity.account), _limit_key(identity.account)],
                 args=[
-                    str(session_id),
+                    str(new_id),
                     default_limit,
                     timeout_s * 1000,
                     meta,
@@ -288,7 +311,7 @@ class RedisStore(SessionStore):
                 session_id=uuid.UUID(reply[2]), timeout_s=int(reply[3]), live=live, replayed=True
             )
         if admitted == 1:
-            return Admitted(session_id=session_id, timeout_s=timeout_s, live=int(live))
+            return Admitted(session_id=new_id, timeout_s=timeout_s, live=int(live))
         return Denied(live=int(live))
 
     async def keepalive(self, account: str, session_id: uuid.UUID) -> bool:
@@ -301,6 +324,12 @@ class RedisStore(SessionStore):
         """Run the teardown script."""
         self._redis()
         result = await self._call(self._teardown(keys=_keys(account), args=[str(session_id)]))
+        return int(result) == 1
+
+    async def discard(self, account: str, session_id: uuid.UUID) -> bool:
+        """Run the discard script."""
+        self._redis()
+        result = await self._call(self._discard(keys=_keys(account), args=[str(session_id)]))
         return int(result) == 1
 
     async def list_sessions(self, account: str) -> list[SessionRecord]:

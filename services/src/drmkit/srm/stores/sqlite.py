@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS srm_session (
     created_at REAL NOT NULL,
     last_seen REAL NOT NULL,
     expires_at REAL NOT NULL,
-    idem_key TEXT
+    idem_key TEXT,
+    replayed INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS srm_session_acct_exp ON srm_session (account, expires_at);
 CREATE INDEX IF NOT EXISTS srm_session_exp ON srm_session (expires_at);
@@ -103,6 +104,10 @@ class SqliteStore(SessionStore):
             columns = {row[1] for row in conn.execute("PRAGMA table_info(srm_session)")}
             if "idem_key" not in columns:  # a store created before idempotency keys existed
                 conn.execute("ALTER TABLE srm_session ADD COLUMN idem_key TEXT")
+            if "replayed" not in columns:  # a store created before setups were undone
+                conn.execute(
+                    "ALTER TABLE srm_session ADD COLUMN replayed INTEGER NOT NULL DEFAULT 0"
+                )
             conn.execute(
                 "CREATE INDEX IF NOT EXISTS srm_session_acct_idem "
                 "ON srm_session (account, idem_key)"
@@ -151,9 +156,11 @@ class SqliteStore(SessionStore):
         default_limit: int,
         timeout_s: int,
         idempotency_key: str | None = None,
+        *,
+        session_id: uuid.UUID | None = None,
     ) -> Admitted | Denied:
         """Reap, count and insert under ``BEGIN IMMEDIATE`` (the write lock is held throughout)."""
-        session_id = uuid.uuid4()
+        new_id = session_id or uuid.uuid4()
 
         def _admit(conn: sqlite3.Connection) -> Admitted | Denied:
             conn.execute("BEGIN IMMEDIATE")
@@ -176,6 +183,9 @@ class SqliteStore(SessionStore):
                         (identity.account, idempotency_key),
                     ).fetchone()
                     if prior is not None:
+                        conn.execute(
+                            "UPDATE srm_session SET replayed = 1 WHERE id = ?", (prior[0],)
+                        )
                         conn.execute("COMMIT")
                         return Admitted(
                             session_id=uuid.UUID(prior[0]),
@@ -187,9 +197,11 @@ class SqliteStore(SessionStore):
                     conn.execute("COMMIT")
                     return Denied(live=live)
                 conn.execute(
-                    "INSERT INTO srm_session VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO srm_session (id, account, device, content_id, content_type, "
+                    "timeout_s, created_at, last_seen, expires_at, idem_key) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        str(session_id),
+                        str(new_id),
                         identity.account,
                         identity.device,
                         content_id,
@@ -202,7 +214,7 @@ class SqliteStore(SessionStore):
                     ),
                 )
                 conn.execute("COMMIT")
-                return Admitted(session_id=session_id, timeout_s=timeout_s, live=live + 1)
+                return Admitted(session_id=new_id, timeout_s=timeout_s, live=live + 1)
             except BaseException:
                 if conn.in_transaction:
                     conn.rollback()
@@ -243,6 +255,18 @@ class SqliteStore(SessionStore):
             return row is not None and row[0] > now
 
         return await self._run(_teardown)
+
+    async def discard(self, account: str, session_id: uuid.UUID) -> bool:
+        """Delete the row unless a replayed setup handed it out."""
+
+        def _discard(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "DELETE FROM srm_session WHERE id = ? AND account = ? AND replayed = 0",
+                (str(session_id), account),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(_discard)
 
     async def list_sessions(self, account: str) -> list[SessionRecord]:
         """Return live sessions, oldest first."""
