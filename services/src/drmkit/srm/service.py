@@ -11,7 +11,12 @@ from typing import TypeVar
 
 import pluggy
 from drmkit.srm.auth import TokenVerifier
-from drmkit.srm.errors import SrmErrorCode, SrmProblem, StoreUnavailableError
+from drmkit.srm.errors import (
+    OtherDeviceError,
+    SrmErrorCode,
+    SrmProblem,
+    StoreUnavailableError,
+)
 from drmkit.srm.plugins import content_access_allowed, only_default_content_access
 from drmkit.srm.stores.base import Admitted, Denied, Identity, SessionRecord, SessionStore
 
@@ -240,15 +245,31 @@ class SrmService:
             delay = min(delay * 2, 5.0)
 
     async def keepalive(self, token: str | None, session_id: uuid.UUID) -> None:
-        """Extend the caller's live session or raise ``SRM-0008``."""
+        """Extend the caller's live session; else SRM-0008 (SRM-0014: another device's)."""
         identity = await self.authenticate(token)
-        if not await self._store_call(self.store.keepalive(identity.account, session_id)):
+        try:
+            found = await self._store_call(
+                self.store.keepalive(identity.account, session_id, identity.device)
+            )
+        except OtherDeviceError as exc:
+            raise SrmProblem(SrmErrorCode.OTHER_DEVICE) from exc
+        if not found:
             raise SrmProblem(SrmErrorCode.SESSION_NOT_FOUND)
 
     async def teardown(self, token: str | None, session_id: uuid.UUID) -> None:
-        """End the caller's live session or raise ``SRM-0008``."""
+        """End the caller's live session; else SRM-0008 (SRM-0014: another device's).
+
+        A session is bound to the device that set it up: another device of the same account
+        cannot end it (nor keep it alive); only the operator can end any session.
+        """
         identity = await self.authenticate(token)
-        if not await self._store_call(self.store.teardown(identity.account, session_id)):
+        try:
+            found = await self._store_call(
+                self.store.teardown(identity.account, session_id, identity.device)
+            )
+        except OtherDeviceError as exc:
+            raise SrmProblem(SrmErrorCode.OTHER_DEVICE) from exc
+        if not found:
             raise SrmProblem(SrmErrorCode.SESSION_NOT_FOUND)
 
     # -- operator operations --------------------------------------------------------------------

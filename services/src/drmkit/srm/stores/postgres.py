@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
-from drmkit.srm.errors import StoreUnavailableError
+from drmkit.srm.errors import OtherDeviceError, StoreUnavailableError
 from drmkit.srm.stores.base import Admitted, Denied, Identity, SessionRecord, SessionStore
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
@@ -89,7 +89,7 @@ SELECT (SELECT n FROM live), (SELECT count(*) FROM inserted)
 # A replay marks the session as handed out, so that ``discard`` keeps it.
 _REPLAY = """
 UPDATE srm_session SET replayed = true
-WHERE account = %s AND idem_key = %s AND expires_at > statement_timestamp()
+WHERE account = %s AND device = %s AND idem_key = %s AND expires_at > statement_timestamp()
 RETURNING id, timeout_s
 """
 
@@ -98,7 +98,15 @@ UPDATE srm_session
 SET last_seen = statement_timestamp(),
     expires_at = statement_timestamp() + make_interval(secs => timeout_s)
 WHERE id = %s AND account = %s AND expires_at > statement_timestamp()
+  AND device = coalesce(%s, device)
 RETURNING 1
+"""
+
+# Asked only after a keep-alive or teardown of a device matched nothing: is the session live but
+# another device's? A session's device never changes, so this cannot contradict the first look.
+_OTHER_DEVICE = """
+SELECT 1 FROM srm_session
+WHERE id = %s AND account = %s AND expires_at > statement_timestamp() AND device <> %s
 """
 
 
@@ -190,7 +198,9 @@ class PostgresStore(SessionStore):
         async with self._conn() as conn, conn.pipeline(), conn.transaction():
             await conn.execute(_LOCK, (identity.account,))
             if idempotency_key is not None:
-                cur = await conn.execute(_REPLAY, (identity.account, idempotency_key))
+                cur = await conn.execute(
+                    _REPLAY, (identity.account, identity.device, idempotency_key)
+                )
                 prior = await cur.fetchone()
                 if prior is not None:
                     return Admitted(
@@ -204,13 +214,16 @@ class PostgresStore(SessionStore):
             return Admitted(session_id=new_id, timeout_s=timeout_s, live=live + 1)
         return Denied(live=live)
 
-    async def keepalive(self, account: str, session_id: uuid.UUID) -> bool:
+    async def keepalive(
+        self, account: str, session_id: uuid.UUID, device: str | None = None
+    ) -> bool:
         """Extend the session under the account lock while it is live; delete it if expired."""
         async with self._conn() as conn, conn.pipeline(), conn.transaction():
             await conn.execute(_LOCK, (account,))
-            cur = await conn.execute(_KEEPALIVE, (session_id, account))
+            cur = await conn.execute(_KEEPALIVE, (session_id, account, device))
             if await cur.fetchone() is not None:  # rowcount is not known yet in pipeline mode
                 return True
+            await self._refuse_other_device(conn, account, session_id, device)
             await conn.execute(
                 "DELETE FROM srm_session WHERE id = %s AND account = %s "
                 "AND expires_at <= statement_timestamp()",
@@ -218,16 +231,34 @@ class PostgresStore(SessionStore):
             )
             return False
 
-    async def teardown(self, account: str, session_id: uuid.UUID) -> bool:
+    async def teardown(
+        self, account: str, session_id: uuid.UUID, device: str | None = None
+    ) -> bool:
         """Delete the row; report whether it was still live."""
         async with self._conn() as conn:
             cur = await conn.execute(
                 "DELETE FROM srm_session WHERE id = %s AND account = %s "
+                "AND device = coalesce(%s, device) "
                 "RETURNING expires_at > statement_timestamp()",
-                (session_id, account),
+                (session_id, account, device),
             )
             row = await cur.fetchone()
+            if row is None:
+                await self._refuse_other_device(conn, account, session_id, device)
         return row is not None and bool(row[0])
+
+    @staticmethod
+    async def _refuse_other_device(
+        conn: psycopg.AsyncConnection[TupleRow],
+        account: str,
+        session_id: uuid.UUID,
+        device: str | None,
+    ) -> None:
+        if device is None:
+            return
+        cur = await conn.execute(_OTHER_DEVICE, (session_id, account, device))
+        if await cur.fetchone() is not None:
+            raise OtherDeviceError("the session belongs to another device")
 
     async def discard(self, account: str, session_id: uuid.UUID) -> bool:
         """Delete the row unless a replayed setup handed it out.

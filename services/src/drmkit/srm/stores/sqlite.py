@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from drmkit.srm.errors import StoreUnavailableError
+from drmkit.srm.errors import OtherDeviceError, StoreUnavailableError
 from drmkit.srm.stores.base import Admitted, Denied, Identity, SessionRecord, SessionStore
 
 T = TypeVar("T")
@@ -56,6 +56,24 @@ CREATE TABLE IF NOT EXISTS srm_token (
 
 def _ts(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
+
+
+def _refuse_other_device(
+    conn: sqlite3.Connection, account: str, session_id: uuid.UUID, device: str | None, now: float
+) -> None:
+    """Raise ``OtherDeviceError`` if the session is live but another device's.
+
+    Asked only after a keep-alive or teardown of ``device`` matched nothing. A session's device
+    never changes, so this second look cannot contradict the first.
+    """
+    if device is None:
+        return
+    other = conn.execute(
+        "SELECT 1 FROM srm_session WHERE id = ? AND account = ? AND expires_at > ? AND device <> ?",
+        (str(session_id), account, now, device),
+    ).fetchone()
+    if other is not None:
+        raise OtherDeviceError("the session belongs to another device")
 
 
 class SqliteStore(SessionStore):
@@ -179,8 +197,9 @@ class SqliteStore(SessionStore):
                 ).fetchone()
                 if idempotency_key is not None:
                     prior = conn.execute(
-                        "SELECT id, timeout_s FROM srm_session WHERE account = ? AND idem_key = ?",
-                        (identity.account, idempotency_key),
+                        "SELECT id, timeout_s FROM srm_session "
+                        "WHERE account = ? AND idem_key = ? AND device = ?",
+                        (identity.account, idempotency_key, identity.device),
                     ).fetchone()
                     if prior is not None:
                         conn.execute(
@@ -222,18 +241,21 @@ class SqliteStore(SessionStore):
 
         return await self._run(_admit)
 
-    async def keepalive(self, account: str, session_id: uuid.UUID) -> bool:
+    async def keepalive(
+        self, account: str, session_id: uuid.UUID, device: str | None = None
+    ) -> bool:
         """Extend the session only while ``expires_at > now``; an expired one is deleted."""
 
         def _keepalive(conn: sqlite3.Connection) -> bool:
             now = self.clock()
             cur = conn.execute(
                 "UPDATE srm_session SET last_seen = ?, expires_at = ? + timeout_s "
-                "WHERE id = ? AND account = ? AND expires_at > ?",
-                (now, now, str(session_id), account, now),
+                "WHERE id = ? AND account = ? AND expires_at > ? AND device = coalesce(?, device)",
+                (now, now, str(session_id), account, now, device),
             )
             if cur.rowcount == 1:
                 return True
+            _refuse_other_device(conn, account, session_id, device, now)
             # An expired row is deleted here, so it stays dead even if the clock steps back.
             conn.execute(
                 "DELETE FROM srm_session WHERE id = ? AND account = ? AND expires_at <= ?",
@@ -243,15 +265,20 @@ class SqliteStore(SessionStore):
 
         return await self._run(_keepalive)
 
-    async def teardown(self, account: str, session_id: uuid.UUID) -> bool:
+    async def teardown(
+        self, account: str, session_id: uuid.UUID, device: str | None = None
+    ) -> bool:
         """Delete the row; report whether it was still live."""
 
         def _teardown(conn: sqlite3.Connection) -> bool:
             now = self.clock()
             row = conn.execute(
-                "DELETE FROM srm_session WHERE id = ? AND account = ? RETURNING expires_at",
-                (str(session_id), account),
+                "DELETE FROM srm_session WHERE id = ? AND account = ? "
+                "AND device = coalesce(?, device) RETURNING expires_at",
+                (str(session_id), account, device),
             ).fetchone()
+            if row is None:
+                _refuse_other_device(conn, account, session_id, device, now)
             return row is not None and row[0] > now
 
         return await self._run(_teardown)
