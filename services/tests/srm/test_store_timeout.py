@@ -13,16 +13,17 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
 import pytest
-import redis.asyncio as aioredis
+import redis as sync_redis
 from drmkit.srm.errors import StoreUnavailableError
+from drmkit.srm.hookspecs import hookimpl
+from drmkit.srm.plugins import make_plugin_manager
 from drmkit.srm.stores import open_store
 from drmkit.srm.stores.base import Admitted, Denied, Identity, SessionRecord, SessionStore
 from drmkit.srm.stores.sqlite import SqliteStore
@@ -240,65 +241,83 @@ async def test_keepalive_answered_503_may_have_extended(store: SessionStore) -> 
 # -- real stores being slow (no wrapper) ---------------------------------------------------------
 
 
-@asynccontextmanager
-async def store_held_busy(store: SessionStore, account: str, seconds: float) -> AsyncIterator[None]:
+_BUSY_SCRIPT = (
+    "local t = redis.call('TIME') local stop = t[1] * 1000000 + t[2] + ARGV[1] "
+    "while true do t = redis.call('TIME') "
+    "if t[1] * 1000000 + t[2] >= stop then return 1 end end"
+)
+
+
+def hold_store_busy(store: SessionStore, account: str, seconds: float) -> threading.Thread:
     """Make the real store hold the account's admissions for ``seconds``, then let them run.
 
-    SQLite: another connection holds the database write lock (admissions wait in
+    SQLite: another connection holds the database write lock (an admission waits in
     ``busy_timeout``). Redis: another client runs a script that keeps the server busy (commands
-    queue behind it). PostgreSQL: another connection holds the account's advisory lock.
+    queue behind it). PostgreSQL: another connection holds the account's advisory lock. Returns
+    the holding thread once the hold is in place.
     """
-    if isinstance(store, SqliteStore):
-        started = threading.Event()
+    started = threading.Event()
 
-        def hold() -> None:
+    def hold() -> None:
+        if isinstance(store, SqliteStore):
             conn = sqlite3.connect(store.path, isolation_level=None)
             conn.execute("BEGIN IMMEDIATE")
             started.set()
             time.sleep(seconds)
             conn.execute("COMMIT")
             conn.close()
+        elif store.kind == "redis":
+            client = sync_redis.Redis.from_url(store.url)  # type: ignore[attr-defined]
+            started.set()  # the script is sent now; the caller leaves it a moment to start
+            client.eval(_BUSY_SCRIPT, 0, int(seconds * 1_000_000))
+            client.close()
+        else:
+            with psycopg.connect(store.url) as conn:  # type: ignore[attr-defined]
+                conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (account,))
+                started.set()
+                time.sleep(seconds)  # the transaction, and the lock, end with the block
 
-        holder = asyncio.ensure_future(asyncio.to_thread(hold))
-        await asyncio.to_thread(started.wait, 5)
-    elif store.kind == "redis":
-        client = aioredis.Redis.from_url(store.url)  # type: ignore[attr-defined]
-        busy = (
-            "local t = redis.call('TIME') local stop = t[1] * 1000000 + t[2] + ARGV[1] "
-            "while true do t = redis.call('TIME') "
-            "if t[1] * 1000000 + t[2] >= stop then return 1 end end"
-        )
-        holder = asyncio.ensure_future(client.eval(busy, 0, int(seconds * 1_000_000)))
-        await asyncio.sleep(0.1)  # the script is running: the server serves nobody else
-    else:
-        conn = await psycopg.AsyncConnection.connect(store.url, autocommit=True)  # type: ignore[attr-defined]
-        await conn.execute("BEGIN")
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (account,))
+    holder = threading.Thread(target=hold, name="srm-test-busy-store")
+    holder.start()
+    assert started.wait(10)
+    time.sleep(0.1)
+    return holder
 
-        async def release() -> None:
-            await asyncio.sleep(seconds)
-            await conn.execute("COMMIT")
-            await conn.close()
 
-        holder = asyncio.ensure_future(release())
-    try:
-        yield
-    finally:
-        await holder
-        if store.kind == "redis":
-            await client.aclose()
+class BusyStoreBeforeAdmission:
+    """A content-access plugin that makes the store busy between authentication and admission.
+
+    The hook runs after the ``Client-Token`` was checked and right before the store's ``admit``,
+    so the admission itself (not the token lookup) meets the busy store.
+    """
+
+    def __init__(self, store: SessionStore) -> None:
+        self.store = store
+        self.holders: list[threading.Thread] = []
+
+    @hookimpl
+    def srm_check_content_access(
+        self, account: str, device: str, content_id: str, content_type: str
+    ) -> bool | None:
+        self.holders.append(hold_store_busy(self.store, account, LATE_S))
+        return None
 
 
 async def test_setup_answered_503_by_a_busy_real_store_leaves_no_phantom(
     store: SessionStore,
 ) -> None:
-    async with make_api(store, default_limit=2, store_timeout_s=STORE_TIMEOUT_S) as api:
+    busy = BusyStoreBeforeAdmission(store)
+    plugins = make_plugin_manager(load_entry_points=False)
+    plugins.register(busy)
+    async with make_api(
+        store, default_limit=2, store_timeout_s=STORE_TIMEOUT_S, plugin_manager=plugins
+    ) as api:
         account = new_account()
         token = await api.token(account)
-        async with store_held_busy(store, account, LATE_S):
-            response = await api.setup(token)
-            assert response.status_code == 503 and error_code(response) == "SRM-0010"
-        await asyncio.sleep(0.5)  # whatever the store still does with the request, it has done
+        response = await api.setup(token)
+        assert response.status_code == 503 and error_code(response) == "SRM-0010"
+        plugins.unregister(busy)
+        await asyncio.to_thread(busy.holders[0].join, 10)
         await settle(api, account, [])
         await assert_full_limit_available(api, token, account, 2)
 
