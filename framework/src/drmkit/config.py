@@ -110,6 +110,7 @@ class PluginSettings(Section):
         default_factory=list,
         description="Plugins never loaded, even when listed in ``enabled`` (blocklist).",
     )
+    trace: bool = Field(default=False, description="Log every hook call with its arguments.")
 
     def enables(self, name: str) -> bool:
         """Tell whether installed plugin ``name`` is enabled by these settings."""
@@ -122,7 +123,6 @@ class PluginSettings(Section):
         if self.enabled is not None and name not in self.enabled:
             return "not in plugins.enabled"
         return None
-    trace: bool = Field(default=False, description="Log every hook call with its arguments.")
 
 
 class CoreSettings(Section):

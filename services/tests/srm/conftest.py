@@ -149,6 +149,7 @@ async def make_api(
             yield Api(service=service, client=client, store=store)
         finally:
             await service.stop_sweeper()
+            await service.drain(timeout_s=10)
 
 
 @pytest.fixture

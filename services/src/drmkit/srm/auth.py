@@ -16,6 +16,16 @@ from drmkit.srm.stores.base import Identity, SessionStore
 #: Longest ``Client-Token`` accepted; anything longer is invalid without further work.
 MAX_TOKEN_LENGTH = 4096
 
+#: RFC 7518 §3.2: an HMAC key must be at least as long as the hash output.
+HMAC_MIN_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
+
+#: RFC 7518 §3.3 and §3.5: RSA keys (RS*, PS*) must have at least 2048 bits.
+RSA_MIN_KEY_BITS = 2048
+
+
+class JwtKeyError(ValueError):
+    """The JWT verification key is unusable for an accepted algorithm (wrong kind, too short)."""
+
 
 class TokenVerifier(Protocol):
     """Turns a ``Client-Token`` into an identity, or ``None`` when it is not valid."""
@@ -86,9 +96,10 @@ class JwtVerifier:
             if algorithm not in known:
                 raise ValueError(f"unknown JWT algorithm {algorithm!r}")
             try:
-                known[algorithm].prepare_key(key)
+                prepared = known[algorithm].prepare_key(key)
             except (jwt.PyJWTError, ValueError, TypeError) as exc:
-                raise ValueError(f"JWT key does not suit {algorithm}: {exc}") from exc
+                raise JwtKeyError(f"JWT key does not suit {algorithm}: {exc}") from exc
+            _check_key_strength(algorithm, prepared)
         self._jwt = jwt
         self._key: Any = key
         self._algorithms = algorithms
@@ -119,6 +130,21 @@ class JwtVerifier:
         if not isinstance(account, str) or not account or not isinstance(device, str) or not device:
             return None
         return Identity(account=account, device=device)
+
+
+def _check_key_strength(algorithm: str, prepared: Any) -> None:
+    """Refuse keys below RFC 7518's minimum (a short HMAC secret can be brute-forced offline)."""
+    minimum = HMAC_MIN_KEY_BYTES.get(algorithm)
+    if minimum is not None and len(prepared) < minimum:
+        raise JwtKeyError(
+            f"the {algorithm} key is {len(prepared)} bytes; RFC 7518 §3.2 requires at least "
+            f"{minimum} (the size of the hash output)"
+        )
+    bits = getattr(prepared, "key_size", None)
+    if algorithm[:2] in ("RS", "PS") and isinstance(bits, int) and bits < RSA_MIN_KEY_BITS:
+        raise JwtKeyError(
+            f"the {algorithm} key has {bits} bits; RFC 7518 requires at least {RSA_MIN_KEY_BITS}"
+        )
 
 
 def operator_token_matches(expected: str, authorization: str | None) -> bool:

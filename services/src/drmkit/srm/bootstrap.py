@@ -27,29 +27,46 @@ def store_from_settings(settings: Settings) -> SessionStore:
 
 
 def verifier_from_settings(settings: Settings, store: SessionStore) -> TokenVerifier:
-    """Return the ``Client-Token`` verifier chosen by ``srm.token_verifier``."""
-    from drmkit.srm.auth import JwtVerifier, TokenTableVerifier
+    """Return the ``Client-Token`` verifier chosen by ``srm.token_verifier``.
+
+    Raises:
+        ValueError: the JWT configuration is unusable; the message names the setting at fault
+            (no key, an unreadable key file, a key too short or of the wrong kind for
+            ``srm.jwt_algorithms``, an unknown algorithm).
+
+    """
+    from drmkit.srm.auth import JwtKeyError, JwtVerifier, TokenTableVerifier
 
     srm = settings.srm
     if srm.token_verifier == "table":
         return TokenTableVerifier(store)
     if srm.jwt_key is not None:
+        key_setting = "srm.jwt_key"
         key = srm.jwt_key.get_secret_value()
     elif srm.jwt_key_file is not None:
-        key = srm.jwt_key_file.read_text()
+        key_setting = "srm.jwt_key_file"
+        try:
+            key = srm.jwt_key_file.read_text()
+        except OSError as exc:
+            raise ValueError(f"{key_setting}: cannot read {srm.jwt_key_file}: {exc}") from exc
     else:
         raise ValueError(
             "srm.token_verifier is 'jwt' but neither srm.jwt_key nor jwt_key_file is set"
         )
-    return JwtVerifier(
-        key,
-        algorithms=srm.jwt_algorithms,
-        account_claim=srm.jwt_account_claim,
-        device_claim=srm.jwt_device_claim,
-        audience=srm.jwt_audience,
-        issuer=srm.jwt_issuer,
-        leeway_s=srm.jwt_leeway_s,
-    )
+    try:
+        return JwtVerifier(
+            key,
+            algorithms=srm.jwt_algorithms,
+            account_claim=srm.jwt_account_claim,
+            device_claim=srm.jwt_device_claim,
+            audience=srm.jwt_audience,
+            issuer=srm.jwt_issuer,
+            leeway_s=srm.jwt_leeway_s,
+        )
+    except JwtKeyError as exc:
+        raise ValueError(f"{key_setting}: {exc}") from exc
+    except ValueError as exc:
+        raise ValueError(f"srm.jwt_algorithms: {exc}") from exc
 
 
 def service_from_settings(

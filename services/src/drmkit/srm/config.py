@@ -42,7 +42,10 @@ class SrmSettings(BaseModel):
     )
     jwt_key: SecretStr | None = Field(
         default=None,
-        description="JWT verification key: an HS256 secret or a PEM public key (RS/ES/EdDSA).",
+        description=(
+            "JWT verification key: an HMAC secret (at least 32 bytes for HS256, 48 for HS384, "
+            "64 for HS512; RFC 7518) or a PEM public key (RSA of at least 2048 bits, EC, EdDSA)."
+        ),
     )
     jwt_key_file: Path | None = Field(
         default=None, description="File holding the JWT verification key (instead of ``jwt_key``)."

@@ -45,6 +45,7 @@ class SrmErrorCode(enum.Enum):
     UNSUPPORTED_MEDIA_TYPE = ErrorSpec(
         415, "ERROR", "SRM-0013", "Request body must be JSON (application/json or no Content-Type)"
     )
+    OTHER_DEVICE = ErrorSpec(403, "ERROR", "SRM-0014", "Session belongs to another device")
 
     @property
     def spec(self) -> ErrorSpec:
@@ -79,6 +80,10 @@ class SrmProblem(DrmkitError):
         super().__init__(message or code.spec.message)
         self.code = code
         self.message = message or code.spec.message
+
+
+class OtherDeviceError(DrmkitError):
+    """A store found the live session, but it was set up by another device of the account."""
 
 
 class StoreUnavailableError(DrmkitError):

@@ -11,9 +11,14 @@ from typing import TypeVar
 
 import pluggy
 from drmkit.srm.auth import TokenVerifier
-from drmkit.srm.errors import SrmErrorCode, SrmProblem, StoreUnavailableError
+from drmkit.srm.errors import (
+    OtherDeviceError,
+    SrmErrorCode,
+    SrmProblem,
+    StoreUnavailableError,
+)
 from drmkit.srm.plugins import content_access_allowed, only_default_content_access
-from drmkit.srm.stores.base import Admitted, Identity, SessionRecord, SessionStore
+from drmkit.srm.stores.base import Admitted, Denied, Identity, SessionRecord, SessionStore
 
 T = TypeVar("T")
 
@@ -42,6 +47,7 @@ class SrmService:
         self.store_timeout_s = store_timeout_s
         self.sweep_interval_s = sweep_interval_s
         self._sweeper: asyncio.Task[None] | None = None
+        self._undoing: set[asyncio.Task[None]] = set()
 
     # -- life cycle -----------------------------------------------------------------------------
 
@@ -51,9 +57,27 @@ class SrmService:
         self.start_sweeper()
 
     async def stop(self) -> None:
-        """Stop the sweeper and close the store."""
+        """Stop the sweeper, finish undoing failed setups (see ``drain``) and close the store."""
         await self.stop_sweeper()
+        await self.drain()
         await self.store.close()
+
+    async def drain(self, timeout_s: float | None = None) -> None:
+        """Wait for the undoing of setups answered with an error, then cancel what is left.
+
+        Args:
+            timeout_s: longest wait (default: twice ``store_timeout_s``). A session whose undoing
+                is cancelled expires after its timeout like any abandoned session.
+
+        """
+        pending = set(self._undoing)
+        if not pending:
+            return
+        wait = 2 * self.store_timeout_s if timeout_s is None else timeout_s
+        _, late = await asyncio.wait(pending, timeout=wait)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
 
     def start_sweeper(self) -> None:
         """Start the background sweeper (the store must be open)."""
@@ -132,7 +156,10 @@ class SrmService:
             raise SrmProblem(SrmErrorCode.INTERNAL, "Content access check failed") from exc
         if not allowed:
             raise SrmProblem(SrmErrorCode.CONTENT_DENIED)
-        result = await self._store_call(
+        # The id is chosen here, not by the store, so that a setup answered with an error can be
+        # undone exactly (``_undo_admission``) whatever the store did with it.
+        session_id = uuid.uuid4()
+        admission = asyncio.ensure_future(
             self.store.admit(
                 identity,
                 content_id,
@@ -140,22 +167,109 @@ class SrmService:
                 self.default_limit,
                 self.timeout_s,
                 idempotency_key,
+                session_id=session_id,
             )
         )
+        try:
+            # Shielded: the time-out ends the wait, not the admission. Cancelling would not stop it
+            # either (a SQLite thread runs on, a server that received the command executes it)
+            # but would hide its outcome, which the undoing needs.
+            result = await self._guard(asyncio.shield(admission))
+        except BaseException as exc:
+            self._undo_later(admission, identity.account, session_id)
+            if isinstance(exc, StoreUnavailableError):
+                log.warning("srm store unavailable: %s", exc)
+                raise SrmProblem(SrmErrorCode.STORE_UNAVAILABLE) from exc
+            raise
         if not isinstance(result, Admitted):
             raise SrmProblem(SrmErrorCode.LIMIT_REACHED)
         return result
 
+    def _undo_later(
+        self,
+        admission: asyncio.Future[Admitted | Denied],
+        account: str,
+        session_id: uuid.UUID,
+    ) -> None:
+        task = asyncio.create_task(
+            self._undo_admission(admission, account, session_id), name="srm-undo-admission"
+        )
+        self._undoing.add(task)
+        task.add_done_callback(self._undoing.discard)
+
+    async def _undo_admission(
+        self,
+        admission: asyncio.Future[Admitted | Denied],
+        account: str,
+        session_id: uuid.UUID,
+    ) -> None:
+        """Make a setup answered with an error leave no session behind.
+
+        Why undo rather than bound the store call: no deadline inside a store (SQLite busy
+        timeout, PostgreSQL ``statement_timeout``, a Redis script) closes the gap between the
+        store committing and its answer reaching the SRM, so the SRM can always answer 503 for
+        an admission that did happen. Undoing works for every store and every cause (time-out,
+        connection lost after the command was sent). The admission is awaited first: a delete
+        that overtook it would find nothing. Until the undo runs, the session holds a slot (the
+        SRM may deny, never over-admit); if the store stays unreachable, the session expires
+        after its timeout like any abandoned one.
+        """
+        try:
+            # A store call still running after a whole session timeout is stuck: cancel it
+            # (drivers abort what they can) and delete by id below in case it went through.
+            async with asyncio.timeout(self.timeout_s):
+                result = await admission
+        except Exception:  # time-out or failure: the outcome is unknown, so delete
+            pass
+        else:
+            if not isinstance(result, Admitted) or result.session_id != session_id:
+                return  # denied, or a replay of an earlier session that its client knows
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.timeout_s  # by then the session has expired anyway
+        delay = 0.1
+        while True:
+            try:
+                if await self._guard(self.store.discard(account, session_id)):
+                    log.warning(
+                        "srm setup answered with an error was admitted by the store; "
+                        "session %s of account %s removed",
+                        session_id,
+                        account,
+                    )
+                return
+            except StoreUnavailableError as exc:
+                if loop.time() + delay >= give_up:
+                    log.warning("srm could not undo session %s: %s", session_id, exc)
+                    return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
     async def keepalive(self, token: str | None, session_id: uuid.UUID) -> None:
-        """Extend the caller's live session or raise ``SRM-0008``."""
+        """Extend the caller's live session; else SRM-0008 (SRM-0014: another device's)."""
         identity = await self.authenticate(token)
-        if not await self._store_call(self.store.keepalive(identity.account, session_id)):
+        try:
+            found = await self._store_call(
+                self.store.keepalive(identity.account, session_id, identity.device)
+            )
+        except OtherDeviceError as exc:
+            raise SrmProblem(SrmErrorCode.OTHER_DEVICE) from exc
+        if not found:
             raise SrmProblem(SrmErrorCode.SESSION_NOT_FOUND)
 
     async def teardown(self, token: str | None, session_id: uuid.UUID) -> None:
-        """End the caller's live session or raise ``SRM-0008``."""
+        """End the caller's live session; else SRM-0008 (SRM-0014: another device's).
+
+        A session is bound to the device that set it up: another device of the same account
+        cannot end it (nor keep it alive); only the operator can end any session.
+        """
         identity = await self.authenticate(token)
-        if not await self._store_call(self.store.teardown(identity.account, session_id)):
+        try:
+            found = await self._store_call(
+                self.store.teardown(identity.account, session_id, identity.device)
+            )
+        except OtherDeviceError as exc:
+            raise SrmProblem(SrmErrorCode.OTHER_DEVICE) from exc
+        if not found:
             raise SrmProblem(SrmErrorCode.SESSION_NOT_FOUND)
 
     # -- operator operations --------------------------------------------------------------------

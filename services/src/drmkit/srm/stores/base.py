@@ -8,6 +8,9 @@ Rules every store keeps (see ``docs/srm.md``):
 * A session is expired iff ``now >= expires_at``; ``expires_at = last keep-alive + timeout``.
 * Keep-alive extends only a live session; it never revives an expired one.
 * Lookups by session id always include the account, so one account never touches another's.
+* A client's keep-alive and teardown also name its device: a live session set up by another
+  device of the account is left unchanged and ``OtherDeviceError`` is raised. Idempotency keys
+  are per account and device.
 * Any failure to reach the store raises ``StoreUnavailableError`` (the API fails closed).
 """
 
@@ -85,6 +88,8 @@ class SessionStore(abc.ABC):
         default_limit: int,
         timeout_s: int,
         idempotency_key: str | None = None,
+        *,
+        session_id: uuid.UUID | None = None,
     ) -> Admitted | Denied:
         """Admit a new session for ``identity.account`` atomically.
 
@@ -97,19 +102,52 @@ class SessionStore(abc.ABC):
             content_type: its type (e.g. ``COD``, ``LIVE``).
             default_limit: limit of accounts without an own limit.
             timeout_s: keep-alive timeout of the new session.
-            idempotency_key: when a live session of the account was admitted with the same key,
-                return it (``replayed``) instead of admitting another: a retried setup whose
-                answer was lost takes no second slot.
+            idempotency_key: when a live session of the same account and device was admitted
+                with the same key, return it (``replayed``) instead of admitting another: a
+                retried setup whose
+                answer was lost takes no second slot. Returning it marks the session as handed
+                out, so ``discard`` keeps it.
+            session_id: the id of the new session (a fresh ``uuid4`` when omitted). The SRM
+                chooses it before the call so that it can ``discard`` exactly this session when
+                it answers the setup with an error while the store may still admit it.
 
         """
 
     @abc.abstractmethod
-    async def keepalive(self, account: str, session_id: uuid.UUID) -> bool:
-        """Extend a live session by its timeout; ``False`` if unknown, expired or another's."""
+    async def keepalive(
+        self, account: str, session_id: uuid.UUID, device: str | None = None
+    ) -> bool:
+        """Extend a live session by its timeout; ``False`` if unknown, expired or another's.
+
+        Raises:
+            OtherDeviceError: ``device`` is given and the live session is another device's; it
+                is not extended.
+
+        """
 
     @abc.abstractmethod
-    async def teardown(self, account: str, session_id: uuid.UUID) -> bool:
-        """Delete a session; ``True`` only if it was live and the account's."""
+    async def teardown(
+        self, account: str, session_id: uuid.UUID, device: str | None = None
+    ) -> bool:
+        """Delete a session; ``True`` only if it was live and the account's.
+
+        ``device=None`` (the operator) deletes the session whichever device set it up.
+
+        Raises:
+            OtherDeviceError: ``device`` is given and the live session is another device's; it
+                is not deleted.
+
+        """
+
+    @abc.abstractmethod
+    async def discard(self, account: str, session_id: uuid.UUID) -> bool:
+        """Undo an admission whose setup the SRM answered with an error.
+
+        Deletes the session unless a replayed setup (same idempotency key) has returned it to a
+        client since: that client knows the session and keeps it alive. Deleting an id that was
+        never admitted is a no-op, so the SRM may call this whenever the outcome is unknown.
+        Returns ``True`` if a session was deleted.
+        """
 
     @abc.abstractmethod
     async def list_sessions(self, account: str) -> list[SessionRecord]:

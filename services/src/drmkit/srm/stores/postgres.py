@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
-from drmkit.srm.errors import StoreUnavailableError
+from drmkit.srm.errors import OtherDeviceError, StoreUnavailableError
 from drmkit.srm.stores.base import Admitted, Denied, Identity, SessionRecord, SessionStore
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
@@ -39,6 +39,8 @@ _SCHEMA = [
     )""",
     # Stores created before idempotency keys existed.
     "ALTER TABLE srm_session ADD COLUMN IF NOT EXISTS idem_key text",
+    # Stores created before setups were undone (see ``discard``).
+    "ALTER TABLE srm_session ADD COLUMN IF NOT EXISTS replayed boolean NOT NULL DEFAULT false",
     "CREATE INDEX IF NOT EXISTS srm_session_acct_idem ON srm_session (account, idem_key)",
     "CREATE INDEX IF NOT EXISTS srm_session_acct_exp ON srm_session (account, expires_at)",
     "CREATE INDEX IF NOT EXISTS srm_session_exp ON srm_session (expires_at)",
@@ -84,9 +86,11 @@ inserted AS (
 SELECT (SELECT n FROM live), (SELECT count(*) FROM inserted)
 """
 
+# A replay marks the session as handed out, so that ``discard`` keeps it.
 _REPLAY = """
-SELECT id, timeout_s FROM srm_session
-WHERE account = %s AND idem_key = %s AND expires_at > statement_timestamp()
+UPDATE srm_session SET replayed = true
+WHERE account = %s AND device = %s AND idem_key = %s AND expires_at > statement_timestamp()
+RETURNING id, timeout_s
 """
 
 _KEEPALIVE = """
@@ -94,7 +98,15 @@ UPDATE srm_session
 SET last_seen = statement_timestamp(),
     expires_at = statement_timestamp() + make_interval(secs => timeout_s)
 WHERE id = %s AND account = %s AND expires_at > statement_timestamp()
+  AND device = coalesce(%s, device)
 RETURNING 1
+"""
+
+# Asked only after a keep-alive or teardown of a device matched nothing: is the session live but
+# another device's? A session's device never changes, so this cannot contradict the first look.
+_OTHER_DEVICE = """
+SELECT 1 FROM srm_session
+WHERE id = %s AND account = %s AND expires_at > statement_timestamp() AND device <> %s
 """
 
 
@@ -167,11 +179,13 @@ class PostgresStore(SessionStore):
         default_limit: int,
         timeout_s: int,
         idempotency_key: str | None = None,
+        *,
+        session_id: uuid.UUID | None = None,
     ) -> Admitted | Denied:
         """Lock the account, then purge, count and conditionally insert in one statement."""
-        session_id = uuid.uuid4()
+        new_id = session_id or uuid.uuid4()
         params: dict[str, Any] = {
-            "id": session_id,
+            "id": new_id,
             "account": identity.account,
             "device": identity.device,
             "content_id": content_id,
@@ -184,7 +198,9 @@ class PostgresStore(SessionStore):
         async with self._conn() as conn, conn.pipeline(), conn.transaction():
             await conn.execute(_LOCK, (identity.account,))
             if idempotency_key is not None:
-                cur = await conn.execute(_REPLAY, (identity.account, idempotency_key))
+                cur = await conn.execute(
+                    _REPLAY, (identity.account, identity.device, idempotency_key)
+                )
                 prior = await cur.fetchone()
                 if prior is not None:
                     return Admitted(
@@ -195,16 +211,19 @@ class PostgresStore(SessionStore):
         assert row is not None
         live, inserted = int(row[0]), int(row[1])
         if inserted:
-            return Admitted(session_id=session_id, timeout_s=timeout_s, live=live + 1)
+            return Admitted(session_id=new_id, timeout_s=timeout_s, live=live + 1)
         return Denied(live=live)
 
-    async def keepalive(self, account: str, session_id: uuid.UUID) -> bool:
+    async def keepalive(
+        self, account: str, session_id: uuid.UUID, device: str | None = None
+    ) -> bool:
         """Extend the session under the account lock while it is live; delete it if expired."""
         async with self._conn() as conn, conn.pipeline(), conn.transaction():
             await conn.execute(_LOCK, (account,))
-            cur = await conn.execute(_KEEPALIVE, (session_id, account))
+            cur = await conn.execute(_KEEPALIVE, (session_id, account, device))
             if await cur.fetchone() is not None:  # rowcount is not known yet in pipeline mode
                 return True
+            await self._refuse_other_device(conn, account, session_id, device)
             await conn.execute(
                 "DELETE FROM srm_session WHERE id = %s AND account = %s "
                 "AND expires_at <= statement_timestamp()",
@@ -212,16 +231,47 @@ class PostgresStore(SessionStore):
             )
             return False
 
-    async def teardown(self, account: str, session_id: uuid.UUID) -> bool:
+    async def teardown(
+        self, account: str, session_id: uuid.UUID, device: str | None = None
+    ) -> bool:
         """Delete the row; report whether it was still live."""
         async with self._conn() as conn:
             cur = await conn.execute(
                 "DELETE FROM srm_session WHERE id = %s AND account = %s "
+                "AND device = coalesce(%s, device) "
                 "RETURNING expires_at > statement_timestamp()",
-                (session_id, account),
+                (session_id, account, device),
             )
             row = await cur.fetchone()
+            if row is None:
+                await self._refuse_other_device(conn, account, session_id, device)
         return row is not None and bool(row[0])
+
+    @staticmethod
+    async def _refuse_other_device(
+        conn: psycopg.AsyncConnection[TupleRow],
+        account: str,
+        session_id: uuid.UUID,
+        device: str | None,
+    ) -> None:
+        if device is None:
+            return
+        cur = await conn.execute(_OTHER_DEVICE, (session_id, account, device))
+        if await cur.fetchone() is not None:
+            raise OtherDeviceError("the session belongs to another device")
+
+    async def discard(self, account: str, session_id: uuid.UUID) -> bool:
+        """Delete the row unless a replayed setup handed it out.
+
+        No account lock is needed: a replay marks the row under a row lock, and a DELETE that
+        waited for it re-checks ``NOT replayed`` on the row as the replay left it.
+        """
+        async with self._conn() as conn:
+            cur = await conn.execute(
+                "DELETE FROM srm_session WHERE id = %s AND account = %s AND NOT replayed",
+                (session_id, account),
+            )
+            return cur.rowcount == 1
 
     async def list_sessions(self, account: str) -> list[SessionRecord]:
         """Return live sessions, oldest first."""

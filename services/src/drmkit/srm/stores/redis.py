@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
-from drmkit.srm.errors import StoreUnavailableError
+from drmkit.srm.errors import OtherDeviceError, StoreUnavailableError
 from drmkit.srm.stores.base import Admitted, Denied, Identity, SessionRecord, SessionStore
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -70,19 +70,25 @@ end
 
 # KEYS: zset, hash, own limit. ARGV: session id, default limit (0 = unlimited), timeout ms,
 # metadata JSON, idempotency key ('' for none). Returns {1, n} admitted, {0, n} denied, or
-# {2, n, session id, timeout s} when a live session already carries the idempotency key.
+# {2, n, session id, timeout s} when a live session already carries the idempotency key (the
+# session is then marked handed out, 'r', so that a discard keeps it).
 _ADMIT = (
     _PRELUDE
     + """
 local now = now_ms()
 purge(KEYS[1], KEYS[2], now)
 local n = redis.call('ZCARD', KEYS[1])
+local meta = cjson.decode(ARGV[4])
 local idem = ARGV[5]
 if idem ~= '' then
+  -- Keys are per device: length-prefixing the device keeps the pair unambiguous.
+  idem = #meta['d'] .. ':' .. meta['d'] .. ':' .. idem
   local prior = redis.call('HGET', KEYS[2], 'k:' .. idem)
   if prior and redis.call('ZSCORE', KEYS[1], prior) then
-    local meta = cjson.decode(redis.call('HGET', KEYS[2], prior))
-    return {2, n, prior, math.floor(tonumber(meta['o']) / 1000)}
+    local held = cjson.decode(redis.call('HGET', KEYS[2], prior))
+    held['r'] = 1
+    redis.call('HSET', KEYS[2], prior, cjson.encode(held))
+    return {2, n, prior, math.floor(tonumber(held['o']) / 1000)}
   end
 end
 local own = redis.call('GET', KEYS[3])
@@ -90,7 +96,6 @@ local limit = tonumber(own or ARGV[2])
 if limit > 0 and n >= limit then
   return {0, n}
 end
-local meta = cjson.decode(ARGV[4])
 meta['c'] = now
 meta['k'] = now
 if idem ~= '' then
@@ -104,7 +109,8 @@ return {1, n + 1}
 """
 )
 
-# KEYS: zset, hash. ARGV: session id. Never revives: an expired member is removed, not extended.
+# KEYS: zset, hash. ARGV: session id, device ('' for any). Returns 1 extended, 0 unknown or
+# expired, 2 live but another device's (unchanged). Never revives: an expired member is removed.
 _KEEPALIVE = (
     _PRELUDE
     + """
@@ -120,6 +126,9 @@ if tonumber(score) <= now or not raw then
   return 0
 end
 local meta = cjson.decode(raw)
+if ARGV[2] ~= '' and meta['d'] ~= ARGV[2] then
+  return 2
+end
 meta['k'] = now
 redis.call('ZADD', KEYS[1], 'XX', now + tonumber(meta['o']), ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(meta))
@@ -128,7 +137,25 @@ return 1
 """
 )
 
-# KEYS: zset, hash. ARGV: session id. Returns 1 only if the session was live.
+# KEYS: zset, hash. ARGV: session id. Deletes the session unless a replay handed it out ('r').
+_DISCARD = (
+    _PRELUDE
+    + """
+local raw = redis.call('HGET', KEYS[2], ARGV[1])
+if raw and cjson.decode(raw)['r'] then
+  return 0
+end
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  return 0
+end
+drop(KEYS[1], KEYS[2], ARGV[1])
+backstop(KEYS[1], KEYS[2])
+return 1
+"""
+)
+
+# KEYS: zset, hash. ARGV: session id, device ('' for any). Returns 1 if the session was live and
+# is deleted, 0 if unknown or expired, 2 if live but another device's (unchanged).
 _TEARDOWN = (
     _PRELUDE
     + """
@@ -136,6 +163,12 @@ local now = now_ms()
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not score then
   return 0
+end
+if ARGV[2] ~= '' and tonumber(score) > now then
+  local raw = redis.call('HGET', KEYS[2], ARGV[1])
+  if raw and cjson.decode(raw)['d'] ~= ARGV[2] then
+    return 2
+  end
 end
 drop(KEYS[1], KEYS[2], ARGV[1])
 backstop(KEYS[1], KEYS[2])
@@ -189,6 +222,13 @@ def _limit_key(account: str) -> str:
     return f"srm:{{{account}}}:limit"
 
 
+def _owned(reply: int) -> bool:
+    """Read a keep-alive or teardown script's reply (2: another device's live session)."""
+    if reply == 2:
+        raise OtherDeviceError("the session belongs to another device")
+    return reply == 1
+
+
 def _ms(value: Any) -> datetime:
     return datetime.fromtimestamp(float(value) / 1000.0, UTC)
 
@@ -239,6 +279,7 @@ class RedisStore(SessionStore):
         self._admit = client.register_script(_ADMIT)
         self._keepalive = client.register_script(_KEEPALIVE)
         self._teardown = client.register_script(_TEARDOWN)
+        self._discard = client.register_script(_DISCARD)
         self._list = client.register_script(_LIST)
         self._count = client.register_script(_COUNT)
         self._reap = client.register_script(_REAP)
@@ -263,10 +304,12 @@ class RedisStore(SessionStore):
         default_limit: int,
         timeout_s: int,
         idempotency_key: str | None = None,
+        *,
+        session_id: uuid.UUID | None = None,
     ) -> Admitted | Denied:
         """Run the admission script (purge, count, insert below the limit) for the account."""
         self._redis()
-        session_id = uuid.uuid4()
+        new_id = session_id or uuid.uuid4()
         meta = json.dumps(
             {"d": identity.device, "i": content_id, "t": content_type, "o": timeout_s * 1000}
         )
@@ -274,7 +317,7 @@ class RedisStore(SessionStore):
             self._admit(
                 keys=[*_keys(identity.account), _limit_key(identity.account)],
                 args=[
-                    str(session_id),
+                    str(new_id),
                     default_limit,
                     timeout_s * 1000,
                     meta,
@@ -288,19 +331,33 @@ class RedisStore(SessionStore):
                 session_id=uuid.UUID(reply[2]), timeout_s=int(reply[3]), live=live, replayed=True
             )
         if admitted == 1:
-            return Admitted(session_id=session_id, timeout_s=timeout_s, live=int(live))
+            return Admitted(session_id=new_id, timeout_s=timeout_s, live=int(live))
         return Denied(live=int(live))
 
-    async def keepalive(self, account: str, session_id: uuid.UUID) -> bool:
+    async def keepalive(
+        self, account: str, session_id: uuid.UUID, device: str | None = None
+    ) -> bool:
         """Run the keep-alive script."""
         self._redis()
-        result = await self._call(self._keepalive(keys=_keys(account), args=[str(session_id)]))
-        return int(result) == 1
+        result = await self._call(
+            self._keepalive(keys=_keys(account), args=[str(session_id), device or ""])
+        )
+        return _owned(int(result))
 
-    async def teardown(self, account: str, session_id: uuid.UUID) -> bool:
+    async def teardown(
+        self, account: str, session_id: uuid.UUID, device: str | None = None
+    ) -> bool:
         """Run the teardown script."""
         self._redis()
-        result = await self._call(self._teardown(keys=_keys(account), args=[str(session_id)]))
+        result = await self._call(
+            self._teardown(keys=_keys(account), args=[str(session_id), device or ""])
+        )
+        return _owned(int(result))
+
+    async def discard(self, account: str, session_id: uuid.UUID) -> bool:
+        """Run the discard script."""
+        self._redis()
+        result = await self._call(self._discard(keys=_keys(account), args=[str(session_id)]))
         return int(result) == 1
 
     async def list_sessions(self, account: str) -> list[SessionRecord]:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from drmkit.srm.errors import StoreUnavailableError
+from drmkit.srm.errors import OtherDeviceError, StoreUnavailableError
 from drmkit.srm.stores.base import Admitted, Denied, Identity, SessionRecord, SessionStore
 
 T = TypeVar("T")
@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS srm_session (
     created_at REAL NOT NULL,
     last_seen REAL NOT NULL,
     expires_at REAL NOT NULL,
-    idem_key TEXT
+    idem_key TEXT,
+    replayed INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS srm_session_acct_exp ON srm_session (account, expires_at);
 CREATE INDEX IF NOT EXISTS srm_session_exp ON srm_session (expires_at);
@@ -55,6 +56,24 @@ CREATE TABLE IF NOT EXISTS srm_token (
 
 def _ts(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
+
+
+def _refuse_other_device(
+    conn: sqlite3.Connection, account: str, session_id: uuid.UUID, device: str | None, now: float
+) -> None:
+    """Raise ``OtherDeviceError`` if the session is live but another device's.
+
+    Asked only after a keep-alive or teardown of ``device`` matched nothing. A session's device
+    never changes, so this second look cannot contradict the first.
+    """
+    if device is None:
+        return
+    other = conn.execute(
+        "SELECT 1 FROM srm_session WHERE id = ? AND account = ? AND expires_at > ? AND device <> ?",
+        (str(session_id), account, now, device),
+    ).fetchone()
+    if other is not None:
+        raise OtherDeviceError("the session belongs to another device")
 
 
 class SqliteStore(SessionStore):
@@ -103,6 +122,10 @@ class SqliteStore(SessionStore):
             columns = {row[1] for row in conn.execute("PRAGMA table_info(srm_session)")}
             if "idem_key" not in columns:  # a store created before idempotency keys existed
                 conn.execute("ALTER TABLE srm_session ADD COLUMN idem_key TEXT")
+            if "replayed" not in columns:  # a store created before setups were undone
+                conn.execute(
+                    "ALTER TABLE srm_session ADD COLUMN replayed INTEGER NOT NULL DEFAULT 0"
+                )
             conn.execute(
                 "CREATE INDEX IF NOT EXISTS srm_session_acct_idem "
                 "ON srm_session (account, idem_key)"
@@ -151,9 +174,11 @@ class SqliteStore(SessionStore):
         default_limit: int,
         timeout_s: int,
         idempotency_key: str | None = None,
+        *,
+        session_id: uuid.UUID | None = None,
     ) -> Admitted | Denied:
         """Reap, count and insert under ``BEGIN IMMEDIATE`` (the write lock is held throughout)."""
-        session_id = uuid.uuid4()
+        new_id = session_id or uuid.uuid4()
 
         def _admit(conn: sqlite3.Connection) -> Admitted | Denied:
             conn.execute("BEGIN IMMEDIATE")
@@ -172,10 +197,14 @@ class SqliteStore(SessionStore):
                 ).fetchone()
                 if idempotency_key is not None:
                     prior = conn.execute(
-                        "SELECT id, timeout_s FROM srm_session WHERE account = ? AND idem_key = ?",
-                        (identity.account, idempotency_key),
+                        "SELECT id, timeout_s FROM srm_session "
+                        "WHERE account = ? AND idem_key = ? AND device = ?",
+                        (identity.account, idempotency_key, identity.device),
                     ).fetchone()
                     if prior is not None:
+                        conn.execute(
+                            "UPDATE srm_session SET replayed = 1 WHERE id = ?", (prior[0],)
+                        )
                         conn.execute("COMMIT")
                         return Admitted(
                             session_id=uuid.UUID(prior[0]),
@@ -187,9 +216,11 @@ class SqliteStore(SessionStore):
                     conn.execute("COMMIT")
                     return Denied(live=live)
                 conn.execute(
-                    "INSERT INTO srm_session VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO srm_session (id, account, device, content_id, content_type, "
+                    "timeout_s, created_at, last_seen, expires_at, idem_key) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        str(session_id),
+                        str(new_id),
                         identity.account,
                         identity.device,
                         content_id,
@@ -202,7 +233,7 @@ class SqliteStore(SessionStore):
                     ),
                 )
                 conn.execute("COMMIT")
-                return Admitted(session_id=session_id, timeout_s=timeout_s, live=live + 1)
+                return Admitted(session_id=new_id, timeout_s=timeout_s, live=live + 1)
             except BaseException:
                 if conn.in_transaction:
                     conn.rollback()
@@ -210,18 +241,21 @@ class SqliteStore(SessionStore):
 
         return await self._run(_admit)
 
-    async def keepalive(self, account: str, session_id: uuid.UUID) -> bool:
+    async def keepalive(
+        self, account: str, session_id: uuid.UUID, device: str | None = None
+    ) -> bool:
         """Extend the session only while ``expires_at > now``; an expired one is deleted."""
 
         def _keepalive(conn: sqlite3.Connection) -> bool:
             now = self.clock()
             cur = conn.execute(
                 "UPDATE srm_session SET last_seen = ?, expires_at = ? + timeout_s "
-                "WHERE id = ? AND account = ? AND expires_at > ?",
-                (now, now, str(session_id), account, now),
+                "WHERE id = ? AND account = ? AND expires_at > ? AND device = coalesce(?, device)",
+                (now, now, str(session_id), account, now, device),
             )
             if cur.rowcount == 1:
                 return True
+            _refuse_other_device(conn, account, session_id, device, now)
             # An expired row is deleted here, so it stays dead even if the clock steps back.
             conn.execute(
                 "DELETE FROM srm_session WHERE id = ? AND account = ? AND expires_at <= ?",
@@ -231,18 +265,35 @@ class SqliteStore(SessionStore):
 
         return await self._run(_keepalive)
 
-    async def teardown(self, account: str, session_id: uuid.UUID) -> bool:
+    async def teardown(
+        self, account: str, session_id: uuid.UUID, device: str | None = None
+    ) -> bool:
         """Delete the row; report whether it was still live."""
 
         def _teardown(conn: sqlite3.Connection) -> bool:
             now = self.clock()
             row = conn.execute(
-                "DELETE FROM srm_session WHERE id = ? AND account = ? RETURNING expires_at",
-                (str(session_id), account),
+                "DELETE FROM srm_session WHERE id = ? AND account = ? "
+                "AND device = coalesce(?, device) RETURNING expires_at",
+                (str(session_id), account, device),
             ).fetchone()
+            if row is None:
+                _refuse_other_device(conn, account, session_id, device, now)
             return row is not None and row[0] > now
 
         return await self._run(_teardown)
+
+    async def discard(self, account: str, session_id: uuid.UUID) -> bool:
+        """Delete the row unless a replayed setup handed it out."""
+
+        def _discard(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "DELETE FROM srm_session WHERE id = ? AND account = ? AND replayed = 0",
+                (str(session_id), account),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(_discard)
 
     async def list_sessions(self, account: str) -> list[SessionRecord]:
         """Return live sessions, oldest first."""
