@@ -11,6 +11,7 @@ import hmac
 import secrets
 from typing import Any, Protocol
 
+from drmkit.errors import DrmkitError
 from drmkit.srm.stores.base import Identity, SessionStore
 
 #: Longest ``Client-Token`` accepted; anything longer is invalid without further work.
@@ -23,7 +24,7 @@ HMAC_MIN_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 RSA_MIN_KEY_BITS = 2048
 
 
-class JwtKeyError(ValueError):
+class JwtKeyError(DrmkitError, ValueError):
     """The JWT verification key is unusable for an accepted algorithm (wrong kind, too short)."""
 
 
