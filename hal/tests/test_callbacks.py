@@ -7,7 +7,7 @@ import threading
 import time
 
 import pytest
-from drmkit_hal import Hal, HalError, KeyStatus, LicenseType, OcdmCallError
+from drmkit_hal import Hal, HalError, LicenseType, OcdmCallError, OcdmKeyStatus
 from hal_testsupport import CLEARKEY, Recorder, clearkey_init_data, jwk_license
 
 KID = bytes.fromhex("11111111111111111111111111111111")
@@ -85,7 +85,7 @@ def test_key_status_change_arrives_unsolicited(hal: Hal, recorder: Recorder) -> 
     )
     assert [e[0] for e in recorder.events] == ["key_update", "keys_updated"]
     assert recorder.events[0][1] == KID
-    assert session.status(KID) is KeyStatus.EXPIRED
+    assert session.status(KID) is OcdmKeyStatus.EXPIRED
 
 
 @pytest.mark.refcdm
@@ -113,7 +113,7 @@ def test_exception_in_a_callback_is_logged_and_swallowed(
         session.update(jwk_license({KID: KEY}))
     assert recorder.of("keys_updated"), "later callbacks still ran"
     assert "boom in callback" in caplog.text
-    assert session.status(KID) is KeyStatus.USABLE
+    assert session.status(KID) is OcdmKeyStatus.USABLE
 
 
 def test_ocdm_calls_from_inside_a_callback_are_refused(hal: Hal) -> None:

@@ -16,9 +16,9 @@ from drmkit_hal import (
     EncryptionScheme,
     Hal,
     HalError,
-    KeyStatus,
     LicenseType,
     OcdmCallError,
+    OcdmKeyStatus,
     OcdmStatus,
 )
 from hal_testsupport import (
@@ -73,7 +73,7 @@ def test_challenge_lists_init_data_key_ids(
     assert challenge["type"] == "temporary"
     # Init data key ids are known (pending) right after construct.
     assert session.has_key_id(KID1)
-    assert session.status(KID1) is KeyStatus.STATUS_PENDING
+    assert session.status(KID1) is OcdmKeyStatus.STATUS_PENDING
     assert not session.has_key_id(bytes(range(16)))
 
 
@@ -105,8 +105,8 @@ def test_multi_key_license_makes_all_keys_usable(hal: Hal, recorder: Recorder) -
     # update's callbacks ran before update returned: no waiting needed.
     assert sorted(e[1] for e in recorder.of("key_update")) == sorted([KID1, KID2])
     assert recorder.events[-1] == ("keys_updated",)
-    assert session.status(KID1) is KeyStatus.USABLE
-    assert session.status(KID2) is KeyStatus.USABLE
+    assert session.status(KID1) is OcdmKeyStatus.USABLE
+    assert session.status(KID2) is OcdmKeyStatus.USABLE
     # The zero-byte key decrypts correctly.
     clear = os.urandom(100)
     data = bytearray(encrypt_sample(EncryptionScheme.CENC, KEY2, b"\x01" * 8, clear))
@@ -126,7 +126,7 @@ def test_bad_license_fails_update_with_an_error_callback(hal: Hal, recorder: Rec
         assert caught.value.function == "opencdm_session_update"
         assert caught.value.status is OcdmStatus.INVALID_ARG
         assert recorder.of("error"), bad
-    assert session.status(KID1) is KeyStatus.STATUS_PENDING
+    assert session.status(KID1) is OcdmKeyStatus.STATUS_PENDING
 
 
 @pytest.mark.refcdm
@@ -180,7 +180,7 @@ def test_persistent_license_load_and_remove(hal: Hal, open_hal: object, store_di
     )
     assert loaded.session_id == session_id
     loaded.load()
-    assert loaded.status(KID1) is KeyStatus.USABLE
+    assert loaded.status(KID1) is OcdmKeyStatus.USABLE
     assert [e[1] for e in loaded_rec.of("key_update")] == [KID1]
     clear = os.urandom(64)
     data = bytearray(encrypt_sample(EncryptionScheme.CENC, KEY1, b"\x02" * 16, clear))
@@ -189,7 +189,7 @@ def test_persistent_license_load_and_remove(hal: Hal, open_hal: object, store_di
 
     loaded_rec.clear()
     loaded.remove()
-    assert loaded.status(KID1) is KeyStatus.RELEASED
+    assert loaded.status(KID1) is OcdmKeyStatus.RELEASED
     ((_, _, release),) = loaded_rec.wait_for("challenge")
     assert [unb64url(k) for k in json.loads(release)["kids"]] == [KID1]  # type: ignore[arg-type]
     loaded.update(json.dumps({"kids": [b64url(KID1)]}).encode())  # release acknowledgement
@@ -267,7 +267,7 @@ def test_closed_session_keeps_answering_until_destructed(hal: Hal, recorder: Rec
     )
     session.update(jwk_license({KID1: KEY1}))
     session.close()
-    assert isinstance(session.status(KID1), KeyStatus)  # still answering
+    assert isinstance(session.status(KID1), OcdmKeyStatus)  # still answering
     session.destruct()
     session.destruct()  # idempotent
     assert session.destructed

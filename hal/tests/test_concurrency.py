@@ -11,7 +11,7 @@ import random
 import threading
 import time
 
-from drmkit_hal import EncryptionScheme, Hal, HalError, KeyStatus, LicenseType, Subsample
+from drmkit_hal import EncryptionScheme, Hal, HalError, LicenseType, OcdmKeyStatus, Subsample
 from hal_testsupport import CLEARKEY, Recorder, clearkey_init_data, encrypt_sample, jwk_license
 
 KID = bytes.fromhex("88888888888888888888888888888888")
@@ -74,7 +74,7 @@ def test_parallel_decrypts_and_destructs(hal: Hal) -> None:
                 if "destructed" not in str(exc):
                     failures.append(exc)
                 continue
-            if status is not KeyStatus.USABLE:
+            if status is not OcdmKeyStatus.USABLE:
                 failures.append(AssertionError(f"status {status!r}"))
 
     def churner() -> None:

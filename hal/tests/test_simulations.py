@@ -14,9 +14,9 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from drmkit_hal import (
     EncryptionScheme,
     Hal,
-    KeyStatus,
     LicenseType,
     OcdmCallError,
+    OcdmKeyStatus,
     OcdmStatus,
     PlayLevels,
 )
@@ -54,7 +54,7 @@ def test_widevine_challenge_arrives_before_construct_returns(
     assert re.fullmatch(r"[0-9a-f]{32}", session.session_id)
 
     session.update(sim_license(WIDEVINE, session.session_id, {WPT_KID: WPT_KEY}))
-    assert session.status(WPT_KID) is KeyStatus.USABLE
+    assert session.status(WPT_KID) is OcdmKeyStatus.USABLE
     clear = os.urandom(300)
     data = bytearray(encrypt_sample(EncryptionScheme.CENC, WPT_KEY, b"\x09" * 8, clear))
     session.decrypt(data, scheme=EncryptionScheme.CENC, iv=b"\x09" * 8)  # no kid: first usable key
@@ -108,7 +108,7 @@ def test_playready_xml_challenge_with_la_url(
             PLAYREADY, session.session_id, {MS_KID: key}, **{MS_KID.hex(): "output-downscaled"}
         )
     )
-    assert session.status(MS_KID) is KeyStatus.OUTPUT_DOWNSCALED
+    assert session.status(MS_KID) is OcdmKeyStatus.OUTPUT_DOWNSCALED
     # PlayReady matches key ids in byte-swapped GUID order too.
     swapped = MS_KID[3::-1] + MS_KID[5:3:-1] + MS_KID[7:5:-1] + MS_KID[8:]
     assert session.has_key_id(swapped)

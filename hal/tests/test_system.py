@@ -6,7 +6,7 @@ import json
 import threading
 
 import pytest
-from drmkit_hal import Hal, KeyStatus, LicenseType, OcdmCallError, OcdmStatus
+from drmkit_hal import Hal, LicenseType, OcdmCallError, OcdmKeyStatus, OcdmStatus
 from hal_testsupport import CLEARKEY, WIDEVINE, Recorder, jwk_license, keyids_init_data
 
 KID = bytes.fromhex("55555555555555555555555555555555")
@@ -73,7 +73,7 @@ def test_session_getters(hal: Hal) -> None:
             "status": "hw-error",
         }
     )
-    assert session.error(KID) == KeyStatus.HW_ERROR
+    assert session.error(KID) == OcdmKeyStatus.HW_ERROR
 
 
 def test_find_session_by_usable_key(hal: Hal, baseline: dict[str, object]) -> None:

@@ -15,8 +15,8 @@ from ._ocdm import ffi, lib
 from ._types import (
     DecryptVariant,
     EncryptionScheme,
-    KeyStatus,
     MediaProperties,
+    OcdmKeyStatus,
     OcdmStatus,
     Pattern,
     Subsample,
@@ -265,15 +265,15 @@ class CdmSession:
             self._guard.leave()
         return bool(found)
 
-    def status(self, key_id: bytes) -> KeyStatus:
+    def status(self, key_id: bytes) -> OcdmKeyStatus:
         """Return the status of ``key_id``."""
         _decrypt.check_key_id(key_id, allow_empty=False)
         value = self._call(lib.hal_session_status, key_id, len(key_id))
         try:
-            return KeyStatus(value)
+            return OcdmKeyStatus(value)
         except ValueError:
             log.warning("opencdm_session_status returned unknown KeyStatus %d", value)
-            return KeyStatus.INTERNAL_ERROR
+            return OcdmKeyStatus.INTERNAL_ERROR
 
     def error(self, key_id: bytes = b"") -> int:
         """Return ``opencdm_session_error`` (a raw code; see docs/hal.md on swapped getters)."""

@@ -33,8 +33,8 @@ class MediaType(IntEnum):
     DATA = 3
 
 
-class KeyStatus(IntEnum):
-    """OCDM ``KeyStatus`` of one key id in a session."""
+class OcdmKeyStatus(IntEnum):
+    """OCDM ``KeyStatus`` of one key id in a session (named apart from drmkit's ``KeyStatus``)."""
 
     USABLE = 0
     EXPIRED = 1

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from drmkit.license_server import KeyStore
 from drmkit.license_server.keyids import b64url_encode
-from drmkit_hal import Hal, HalConfig, KeyStatus, LicenseType
+from drmkit_hal import Hal, HalConfig, LicenseType, OcdmKeyStatus
 
 from .conftest import KID_A, KID_B
 
@@ -70,9 +70,9 @@ def test_license_for_the_cdms_own_request_makes_its_keys_usable(
         assert response.status_code == 200, response.text
         session.update(response.content)
         assert not recorder.errors
-        assert session.status(KID_A) == KeyStatus.USABLE
-        assert session.status(KID_B) == KeyStatus.USABLE
-        assert session.status(KID_C) == KeyStatus.USABLE
+        assert session.status(KID_A) == OcdmKeyStatus.USABLE
+        assert session.status(KID_B) == OcdmKeyStatus.USABLE
+        assert session.status(KID_C) == OcdmKeyStatus.USABLE
     finally:
         session.destruct()
         hal.configure({"clearkey_challenge": "w3c"})
@@ -93,7 +93,7 @@ def test_persistent_license_release_is_acknowledged_and_accepted(
         license_ = client.post("/clearkey/license", content=recorder.challenges[0])
         assert license_.json()["type"] == "persistent-license"
         session.update(license_.content)
-        assert session.status(KID_A) == KeyStatus.USABLE
+        assert session.status(KID_A) == OcdmKeyStatus.USABLE
 
         session.remove()  # keys released; the license-release message arrives before it returns
         release = recorder.challenges[-1]

@@ -29,7 +29,7 @@ from drmkit.sdk import (
     parse_json_test_challenge,
     parse_xml_test_challenge,
 )
-from drmkit_hal import EncryptionScheme, Hal, HalConfig, KeyStatus, LicenseType
+from drmkit_hal import EncryptionScheme, Hal, HalConfig, LicenseType, OcdmKeyStatus
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -145,7 +145,7 @@ def test_widevine_challenge_gets_a_license_the_cdm_accepts(hal: Hal, client: htt
     ]
     session.update(response.content)
     assert recorder.updated.wait(5) and not recorder.errors
-    assert session.status(KID_A) == KeyStatus.USABLE
+    assert session.status(KID_A) == OcdmKeyStatus.USABLE
     decrypt_check(session, KEY_B, KID_B)
     session.close()
     session.destruct()

@@ -24,7 +24,7 @@ from drmkit.srm.devservers import (
     ServerUnavailableError,
     free_port,
 )
-from drmkit.srm.plugins import make_plugin_manager
+from drmkit.srm.plugin_manager import make_plugin_manager
 from drmkit.srm.service import SrmService
 from drmkit.srm.stores import open_store
 from drmkit.srm.stores.base import Identity, SessionStore

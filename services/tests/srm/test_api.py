@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from drmkit.srm.auth import JwtVerifier
 from drmkit.srm.hookspecs import hookimpl
-from drmkit.srm.plugins import make_plugin_manager
+from drmkit.srm.plugin_manager import make_plugin_manager
 from drmkit.srm.stores.base import SessionStore
 
 from .conftest import (

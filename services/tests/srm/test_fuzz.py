@@ -19,7 +19,7 @@ import uvicorn
 from drmkit.srm.app import create_app
 from drmkit.srm.auth import TokenTableVerifier
 from drmkit.srm.devservers import free_port
-from drmkit.srm.plugins import make_plugin_manager
+from drmkit.srm.plugin_manager import make_plugin_manager
 from drmkit.srm.service import SrmService
 from drmkit.srm.stores.base import Identity
 from drmkit.srm.stores.sqlite import SqliteStore

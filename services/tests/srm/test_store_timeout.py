@@ -23,7 +23,7 @@ import pytest
 import redis as sync_redis
 from drmkit.srm.errors import StoreUnavailableError
 from drmkit.srm.hookspecs import hookimpl
-from drmkit.srm.plugins import make_plugin_manager
+from drmkit.srm.plugin_manager import make_plugin_manager
 from drmkit.srm.stores import open_store
 from drmkit.srm.stores.base import Admitted, Denied, Identity, SessionRecord, SessionStore
 from drmkit.srm.stores.sqlite import SqliteStore

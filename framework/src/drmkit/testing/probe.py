@@ -39,8 +39,8 @@ from drmkit_hal import (
     Hal,
     HalConfig,
     HalError,
-    KeyStatus,
     LicenseType,
+    OcdmKeyStatus,
     Pattern,
     Subsample,
 )
@@ -232,7 +232,7 @@ class _Prober:
             try:
                 unset = session.system_error()  # the generic profile reads it raw
                 session.update(_license(keys))
-                return all(session.status(k) is KeyStatus.USABLE for k in keys), unset
+                return all(session.status(k) is OcdmKeyStatus.USABLE for k in keys), unset
             finally:
                 session.destruct()
 

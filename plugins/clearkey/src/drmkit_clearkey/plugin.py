@@ -28,7 +28,7 @@ from drmkit.sdk import (
     SessionContext,
     hookimpl,
 )
-from drmkit_hal import CdmProfile, KeyStatus
+from drmkit_hal import CdmProfile, OcdmKeyStatus
 
 from drmkit_clearkey import formats
 from drmkit_clearkey.license_helper import ClearKeyLicenseHelper
@@ -143,7 +143,7 @@ class ClearKeyPlugin(OcdmKeySystemPlugin):
             if len(kid) != 16:
                 continue  # the OCDM ABI cannot name such a key: nothing to check it with
             status = cdm.status(kid)
-            if status is not KeyStatus.USABLE:
+            if status is not OcdmKeyStatus.USABLE:
                 raise FailError(
                     f"the CDM did not take the key of key id {kid.hex()} (its status is"
                     f" {status.name} after the update)"

@@ -98,6 +98,6 @@ def app_from_settings(settings: Settings, service: SrmService) -> FastAPI:
 
 def plugin_manager() -> pluggy.PluginManager:
     """Return the SRM plugin manager with installed ``drmkit.srm`` plugins."""
-    from drmkit.srm.plugins import make_plugin_manager
+    from drmkit.srm.plugin_manager import make_plugin_manager
 
     return make_plugin_manager()

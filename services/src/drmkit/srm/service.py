@@ -17,7 +17,7 @@ from drmkit.srm.errors import (
     SrmProblem,
     StoreUnavailableError,
 )
-from drmkit.srm.plugins import content_access_allowed, only_default_content_access
+from drmkit.srm.plugin_manager import content_access_allowed, only_default_content_access
 from drmkit.srm.stores.base import Admitted, Denied, Identity, SessionRecord, SessionStore
 
 T = TypeVar("T")
