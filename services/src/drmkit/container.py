@@ -97,7 +97,7 @@ def new_session_server(
     """Return the session server of one application (``drmkit serve``), not yet started."""
     from drmkit.server.app import SessionServer
 
-    return SessionServer(settings, factory, hal, registry)
+    return SessionServer(settings.server, factory, hal, registry)
 
 
 def open_license_key_store(settings: Settings) -> KeyStore:

@@ -62,7 +62,9 @@ def server(
 ) -> SessionServer:
     values = drmkit_settings.model_dump()
     values["server"] = {"max_media_keys": 2, "shared_memory_size": 64 * 1024}
-    return SessionServer(Settings(**values), drmkit_core_factory, drmkit_hal, CollectorRegistry())
+    return SessionServer(
+        Settings(**values).server, drmkit_core_factory, drmkit_hal, CollectorRegistry()
+    )
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from drmkit.server.sockets import bind_unix_socket, remove_socket_file
 
 if TYPE_CHECKING:
     from drmkit.core.factory import MediaKeysFactory
-    from drmkit.settings import Settings
+    from drmkit.server.config import ServerSettings
     from drmkit_hal import Hal
     from prometheus_client import CollectorRegistry
 
@@ -44,12 +44,12 @@ class SessionServer:
 
     def __init__(
         self,
-        settings: Settings,
+        config: ServerSettings,
         factory: MediaKeysFactory,
         hal: Hal,
         registry: CollectorRegistry,
     ) -> None:
-        self.config = settings.server
+        self.config = config
         self.factory = factory
         self.hal = hal
         self.metrics = ServerMetrics(registry)

@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pluggy
-    from drmkit.settings import Settings
     from drmkit.srm.auth import TokenVerifier
+    from drmkit.srm.config import SrmSettingsSource
     from drmkit.srm.service import SrmService
     from drmkit.srm.stores.base import SessionStore
     from fastapi import FastAPI
 
 
-def store_from_settings(settings: Settings) -> SessionStore:
+def store_from_settings(settings: SrmSettingsSource) -> SessionStore:
     """Return the (unopened) store named by ``srm.store_url`` (default: SQLite in state_dir)."""
     from drmkit.srm.stores import default_store_url, open_store
 
@@ -26,7 +26,7 @@ def store_from_settings(settings: Settings) -> SessionStore:
     return open_store(url, pool_size=srm.store_pool_size, timeout_s=srm.store_timeout_s)
 
 
-def verifier_from_settings(settings: Settings, store: SessionStore) -> TokenVerifier:
+def verifier_from_settings(settings: SrmSettingsSource, store: SessionStore) -> TokenVerifier:
     """Return the ``Client-Token`` verifier chosen by ``srm.token_verifier``.
 
     Raises:
@@ -70,7 +70,7 @@ def verifier_from_settings(settings: Settings, store: SessionStore) -> TokenVeri
 
 
 def service_from_settings(
-    settings: Settings, store: SessionStore, plugin_manager: pluggy.PluginManager
+    settings: SrmSettingsSource, store: SessionStore, plugin_manager: pluggy.PluginManager
 ) -> SrmService:
     """Return the SRM service over ``store``."""
     from drmkit.srm.service import SrmService
@@ -87,7 +87,7 @@ def service_from_settings(
     )
 
 
-def app_from_settings(settings: Settings, service: SrmService) -> FastAPI:
+def app_from_settings(settings: SrmSettingsSource, service: SrmService) -> FastAPI:
     """Return the SRM ASGI app; its lifespan opens the store and runs the sweeper."""
     from drmkit.srm.app import create_app
 

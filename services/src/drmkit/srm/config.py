@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -85,3 +85,21 @@ class SrmSettings(BaseModel):
     store_pool_size: int = Field(
         default=10, ge=1, le=1000, description="Connections per SRM process to Redis or PostgreSQL."
     )
+
+
+class SrmSettingsSource(Protocol):
+    """What the SRM reads of the application's settings (``drmkit.settings.Settings`` has it).
+
+    A protocol rather than the settings class itself: the SRM sits below the settings aggregate
+    and must not import it.
+    """
+
+    @property
+    def srm(self) -> SrmSettings:
+        """The ``[srm]`` section."""
+        ...
+
+    @property
+    def state_dir(self) -> Path:
+        """Where drmkit keeps its state (the default SQLite store lives under it)."""
+        ...
