@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import (
@@ -182,8 +182,3 @@ class CoreConfig(BaseSettings):
         if path is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path, deep_merge=True))
         return tuple(sources)
-
-
-def load_core_config(**overrides: Any) -> CoreConfig:
-    """Build the core's configuration from keyword overrides, the environment and the TOML file."""
-    return CoreConfig(**overrides)

@@ -34,11 +34,6 @@ _SUBSAMPLE_FORMAT = "@HI"  # native SubSampleInfo {uint16_t clear_bytes; uint32_
 _packers: dict[int, struct.Struct] = {}
 
 
-def subsample_struct_size() -> int:
-    """Return the native size of one packed ``SubSampleInfo``."""
-    return struct.calcsize(_SUBSAMPLE_FORMAT)
-
-
 def pack_subsamples(subsamples: Sequence[tuple[int, int]], length: int) -> bytes:
     """Check that ``subsamples`` cover exactly ``length`` bytes and pack them as SubSampleInfo[]."""
     count = len(subsamples)

@@ -15,7 +15,6 @@ directly: a cross-cutting plugin registered here joins every hook manager at onc
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -382,8 +381,3 @@ def describe_installed(
             continue
         row.key_systems, row.error = probe_key_systems(entry_point)
     return sorted(rows, key=lambda row: row.name), error
-
-
-def all_plugins(manager: DrmPluginManager) -> Iterable[tuple[str, object]]:
-    """Yield ``(name, plugin)`` of every registered plugin, cross-cutting ones included."""
-    yield from manager.pm.list_name_plugin()

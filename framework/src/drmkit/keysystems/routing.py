@@ -160,11 +160,6 @@ class KeySystemRoute:
                 return impl
         raise FailError(f"no implementation of {hook}")
 
-    def call_direct(self, hook: str, **kwargs: Any) -> Any:
-        """Call the plugin's implementation without wrappers (benchmarks compare the two)."""
-        impl = self.implementation(hook)
-        return impl.function(**{name: kwargs[name] for name in impl.argnames})
-
 
 def _argument_error(hook: str, kwargs: Mapping[str, Any]) -> TypeError:
     expected = hook_arguments(hook)
@@ -176,8 +171,3 @@ def _argument_error(hook: str, kwargs: Mapping[str, Any]) -> TypeError:
     if missing:
         problems.append(f"missing argument(s) {', '.join(map(repr, missing))}")
     return TypeError(f"{hook}({', '.join(expected)}): {'; '.join(problems)}")
-
-
-def route_table(routes: Mapping[str, KeySystemRoute]) -> dict[str, str]:
-    """Return ``{key_system: plugin_name}`` for display."""
-    return {ks: route.plugin_name for ks, route in routes.items()}

@@ -12,7 +12,6 @@ import asyncio
 import enum
 import os
 import tempfile
-from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -390,8 +389,3 @@ def summary(ctx: DemoContext) -> dict[str, Any]:
         "fault": str(ctx.fault) if ctx.fault is not DemoFault.NONE else None,
         "cdm": ctx.extra.get("cdm"),
     }
-
-
-def step_names(steps: Sequence[Step[DemoContext]]) -> list[str]:
-    """Return the names of ``steps`` (for listings)."""
-    return [s.name for s in steps]

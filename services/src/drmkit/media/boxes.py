@@ -161,15 +161,6 @@ class Cursor:
         self.pos += 8
         return value
 
-    def uint(self, width: int, field: str = "field") -> int:
-        """Read a big-endian unsigned integer of ``width`` bytes (0 reads nothing and gives 0)."""
-        if width == 0:
-            return 0
-        self.need(width, field)
-        value = int.from_bytes(self.buf[self.pos : self.pos + width], "big")
-        self.pos += width
-        return value
-
     def read(self, count: int, field: str = "field") -> bytes:
         """Read ``count`` raw bytes."""
         self.need(count, field)

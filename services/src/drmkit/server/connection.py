@@ -281,8 +281,3 @@ class ClientConnection(ConnectionState):
         finally:
             # Counted as a connection until everything it owned is freed (idle means idle).
             self.server.connection_closed(self)
-
-    async def close_quietly(self) -> None:
-        """Close for server shutdown."""
-        with contextlib.suppress(Exception):
-            await self.cleanup()

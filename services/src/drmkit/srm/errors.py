@@ -64,14 +64,6 @@ class SrmErrorCode(enum.Enum):
             }
         }
 
-    @classmethod
-    def from_error_code(cls, error_code: str) -> SrmErrorCode | None:
-        """Return the code whose wire ``errorCode`` is ``error_code``, if any."""
-        for member in cls:
-            if member.value.error_code == error_code:
-                return member
-        return None
-
 
 class SrmProblem(DrmkitError):
     """Raised inside the SRM service; the HTTP layer turns it into an ``errorResponse``."""
