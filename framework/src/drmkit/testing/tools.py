@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -46,3 +50,51 @@ def tool(name: str) -> str:
     require(found is not None, f"{name} (run scripts/install-system-deps)")
     assert found is not None
     return found
+
+
+# A lean launcher: a process's peak RSS (ru_maxrss) starts at the RSS of whatever it was exec'd
+# from, so children of a large test or benchmark process would report the parent's memory.
+_LAUNCHER = """
+import os, sys
+fd = int(sys.argv[1])
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+os.write(fd, f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}".encode())
+"""
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A finished command: exit code, standard output and peak resident memory."""
+
+    returncode: int
+    stdout: bytes
+    peak_rss_mb: float
+
+
+def run_measured(cmd: list[str], timeout: float = 600) -> Measured:
+    """Run ``cmd`` and return its exit code, output and own peak RSS (not inherited)."""
+    read_end, write_end = os.pipe()
+    try:
+        with tempfile.TemporaryFile() as out:
+            child = subprocess.Popen(
+                [sys.executable, "-S", "-c", _LAUNCHER, str(write_end), *cmd],
+                stdout=out,
+                stderr=subprocess.DEVNULL,
+                pass_fds=(write_end,),
+            )
+            os.close(write_end)
+            write_end = -1
+            child.wait(timeout)
+            report = os.read(read_end, 64).decode().split()
+            out.seek(0)
+            output = out.read()
+    finally:
+        os.close(read_end)
+        if write_end >= 0:
+            os.close(write_end)
+    if len(report) != 2:
+        raise RuntimeError(f"could not run {cmd[0]}")
+    return Measured(int(report[0]), output, int(report[1]) / 1024)

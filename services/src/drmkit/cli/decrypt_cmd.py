@@ -124,7 +124,7 @@ def _locate(error: MediaFormatError, inputs: list[Path]) -> str:
         size = path.stat().st_size
         spans.append(InputSpan(path, pos, pos + size))
         pos += size
-    return MediaInput(bytearray(), spans).describe(error)
+    return MediaInput(memoryview(b""), spans).describe(error)
 
 
 async def _run(

@@ -56,15 +56,15 @@ def inspect(
     if not files:
         fail("give one or more files, or --init-data")
     try:
-        source = MediaInput.read(files)
+        with MediaInput.open(files) as source:
+            try:
+                media = parse(source.buffer)
+            except MediaFormatError as exc:
+                fail(source.describe(exc))
+            report = {"inputs": [str(f) for f in files], **inspect_report(media, describe)}
+            _show(report, as_json, source)
     except MediaError as exc:
         fail(str(exc))
-    try:
-        media = parse(source.buffer)
-    except MediaFormatError as exc:
-        fail(source.describe(exc))
-    report = {"inputs": [str(f) for f in files], **inspect_report(media, describe)}
-    _show(report, as_json, source)
 
 
 def _show(report: dict[str, Any], as_json: bool, source: MediaInput | None) -> None:

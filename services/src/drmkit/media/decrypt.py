@@ -27,6 +27,7 @@ from drmkit.media.keycheck import check_missing_keys, check_wrong_keys
 from drmkit.media.model import MediaFile, Sample
 from drmkit.media.parser import parse
 from drmkit.media.source import MediaInput
+from drmkit.media.stream import write_streaming
 from drmkit.media.writer import ClearWriter
 
 if TYPE_CHECKING:
@@ -191,8 +192,12 @@ async def decrypt_samples(
     samples: Sequence[Sample],
     keys: Mapping[bytes, bytes],
     progress: ProgressCallback | None = None,
+    base: int = 0,
 ) -> None:
-    """Decrypt ``samples`` of ``buffer`` in place through ``session`` (holding a reference)."""
+    """Decrypt ``samples`` of ``buffer`` in place through ``session`` (holding a reference).
+
+    ``buffer`` holds the input from offset ``base`` on (a window of it, or all of it).
+    """
     from drmkit.core import CipherMode, DecryptParams, Pattern, Subsample
 
     view = memoryview(buffer)
@@ -216,7 +221,8 @@ async def decrypt_samples(
                 cast(Sequence[Subsample], sample.subsamples or ()),
                 Pattern(sample.crypt_byte_block, sample.skip_byte_block),
             )
-            batch.append((view[sample.offset : sample.offset + sample.size], params))
+            start = sample.offset - base
+            batch.append((view[start : start + sample.size], params))
             sizes.append(sample.size)
             batch_bytes += sample.size
             if batch_bytes >= BATCH_BYTES or len(batch) >= BATCH_SAMPLES:
@@ -255,6 +261,7 @@ async def decrypt_shared(
     samples: Sequence[Sample],
     keys: Mapping[bytes, bytes],
     progress: ProgressCallback | None = None,
+    base: int = 0,
 ) -> None:
     """Decrypt ``samples`` in place, shared out round-robin over ``sessions`` (all licensed).
 
@@ -265,7 +272,7 @@ async def decrypt_shared(
         async with asyncio.TaskGroup() as group:
             for i, session in enumerate(sessions):
                 group.create_task(
-                    decrypt_samples(session, buffer, samples[i::count], keys, progress)
+                    decrypt_samples(session, buffer, samples[i::count], keys, progress, base)
                 )
     except BaseExceptionGroup as failures:
         raise failures.exceptions[0] from None
@@ -286,13 +293,10 @@ def atomic_output(path: Path) -> Iterator[Any]:
         raise
 
 
-def prepare(inputs: Sequence[Path], keys: Mapping[bytes, bytes]) -> tuple[MediaInput, MediaFile]:
-    """Read and parse the inputs and check the keys (missing, provably wrong) before decrypting."""
-    source = MediaInput.read(list(inputs))
-    media = parse(source.buffer)
+def check_keys(media: MediaFile, keys: Mapping[bytes, bytes]) -> None:
+    """Check the keys against the parsed file (missing, provably wrong) before decrypting."""
     check_missing_keys(media, keys)
     check_wrong_keys(media.pssh, keys)
-    return source, media
 
 
 async def decrypt_to_file(
@@ -305,33 +309,46 @@ async def decrypt_to_file(
 ) -> DecryptSummary:
     """Decrypt ``inputs`` (one file, or init + segments) with ``keys`` and write ``output`` clear.
 
-    The samples are shared out over ``sessions`` key sessions of one ClearKey MediaKeys, each
-    holding the keys: the core serialises calls per session, so several sessions keep the CDM busy
-    while each one's result travels back to the event loop. ``progress``, if given, is called once
-    with the total protected bytes and returns the callback advanced per decrypted sample. Nothing
-    is left at ``output`` if anything fails.
+    The input is mapped, not read; the output is written window by window
+    (:mod:`drmkit.media.stream`), so memory stays bounded whatever the file size. The samples of
+    a window are shared out over ``sessions`` key sessions of one ClearKey MediaKeys, each holding
+    the keys: the core serialises calls per session, so several sessions keep the CDM busy while
+    each one's result travels back to the event loop. ``progress``, if given, is called once with
+    the total protected bytes and returns the callback advanced per decrypted sample. Nothing is
+    left at ``output`` if anything fails.
     """
     if not 1 <= sessions <= MAX_SESSIONS:
         raise MediaError(f"sessions must be 1..{MAX_SESSIONS}, not {sessions}")
     started = time.perf_counter()
-    source, media = prepare(inputs, keys)
-    summary = summarize(media, inputs, output)
-    samples = protected_in_file_order(media)
-    advance = progress(summary.protected_bytes) if progress is not None else None
-    if samples:
-        media_keys = await factory.create_media_keys(CLEARKEY)
+    with MediaInput.open(list(inputs)) as source:
+        media = parse(source.buffer)
+        check_keys(media, keys)
+        summary = summarize(media, inputs, output)
+        samples = protected_in_file_order(media)
+        writer = ClearWriter(source.buffer, media)
+        pieces = writer.plan()
+        del writer
+        source.release_pages()  # parsing is done: only windows are read from here on
+        advance = progress(summary.protected_bytes) if progress is not None else None
+        media_keys = await factory.create_media_keys(CLEARKEY) if samples else None
         try:
             opened = [
-                await license_session(media_keys, keys) for _ in range(min(sessions, len(samples)))
+                await license_session(media_keys, keys)
+                for _ in range(min(sessions, len(samples)))
+                if media_keys is not None
             ]
-            await decrypt_shared(opened, source.buffer, samples, keys, advance)
+
+            async def decrypt(buffer: bytearray, batch: Sequence[Sample], base: int) -> None:
+                await decrypt_shared(opened, buffer, batch, keys, advance, base)
+
+            with atomic_output(output) as out:
+                summary.output_bytes = await write_streaming(
+                    source, pieces, samples, decrypt, out.fileno()
+                )
             for session in opened:
                 await session.close()
         finally:
-            await media_keys.destroy()
-    writer = ClearWriter(source.buffer, media)
-    writer.build()
-    with atomic_output(output) as out:
-        summary.output_bytes = writer.write(out)
+            if media_keys is not None:
+                await media_keys.destroy()
     summary.seconds = round(time.perf_counter() - started, 6)
     return summary

@@ -51,6 +51,9 @@ class _Node:
     new_start: int = 0
     size: int = 0
     patch: Callable[[_Node], None] | None = None
+    #: Where ``payload`` lies in the input while it is the input's own bytes (-1: rewritten).
+    origin: int = -1
+    original: memoryview | None = None
 
     def header_size(self, body: int) -> int:
         """Header bytes the node needs (16 when a 64-bit size is needed or was used)."""
@@ -99,13 +102,29 @@ class ClearWriter:
             _apply_patches(node)
 
     def write(self, out: BinaryIO) -> int:
-        """Write the clear file; return the number of bytes written."""
+        """Write the clear file from the (decrypted) buffer; return the bytes written."""
+        written = 0
+        for piece in self.plan():
+            if isinstance(piece, InputRange):
+                out.write(self.buf[piece.start : piece.end])
+                written += piece.end - piece.start
+            else:
+                out.write(piece)
+                written += len(piece)
+        return written
+
+    def plan(self) -> list[bytes | InputRange]:
+        """Return the output as pieces in order: new bytes, or ranges copied from the input.
+
+        Unchanged payloads (all media data among them) are ranges, so a streaming writer can
+        copy them kernel-side or decrypt them window by window without holding the file.
+        """
         if not self.top:
             self.build()
-        written = 0
+        plan = _Plan()
         for node in self.top:
-            written += _emit(node, out)
-        return written
+            _emit(node, plan)
+        return plan.pieces_done
 
     # -- tree building ----------------------------------------------------------------------------
 
@@ -125,8 +144,9 @@ class ClearWriter:
             return node
         if box.type == "stsd":
             return self._stsd(box, handler)
-        node = _Node(box.type, box.start, extra, payload=self.buf[box.payload_start : box.end],
-                     large=box.large)  # fmt: skip
+        view = self.buf[box.payload_start : box.end]
+        node = _Node(box.type, box.start, extra, payload=view, large=box.large,
+                     origin=box.payload_start, original=view)  # fmt: skip
         if box.type in ("stco", "co64"):
             node.patch = self._patch_chunk_offsets
         elif box.type == "sidx":
@@ -317,24 +337,65 @@ def _apply_patches(node: _Node) -> None:
         _apply_patches(child)
 
 
-def _emit(node: _Node, out: BinaryIO) -> int:
+@dataclass(frozen=True, slots=True)
+class InputRange:
+    """Bytes ``[start, end)`` of the input, copied to the output unchanged (once decrypted)."""
+
+    start: int
+    end: int
+
+
+class _Plan:
+    """Collects the output pieces, merging neighbours (few large pieces, not one per box)."""
+
+    def __init__(self) -> None:
+        self.pieces: list[bytes | InputRange] = []
+        self._bytes = bytearray()
+
+    def write(self, data: Buffer) -> None:
+        self._bytes += data
+
+    def copy(self, start: int, end: int) -> None:
+        if start == end:
+            return
+        self._flush()
+        last = self.pieces[-1] if self.pieces else None
+        if isinstance(last, InputRange) and last.end == start:
+            self.pieces[-1] = InputRange(last.start, end)
+        else:
+            self.pieces.append(InputRange(start, end))
+
+    def _flush(self) -> None:
+        if self._bytes:
+            self.pieces.append(bytes(self._bytes))
+            self._bytes.clear()
+
+    @property
+    def pieces_done(self) -> list[bytes | InputRange]:
+        self._flush()
+        return self.pieces
+
+
+def _emit(node: _Node, plan: _Plan) -> None:
     body = _body_size(node)
     header = node.header_size(body)
     size = header + body
     typ = node.type.encode("latin-1")
     if header - len(node.header_extra) == 16:
-        out.write(struct.pack(">I4sQ", 1, typ, size))
+        plan.write(struct.pack(">I4sQ", 1, typ, size))
     else:
-        out.write(struct.pack(">I4s", size, typ))
+        plan.write(struct.pack(">I4s", size, typ))
     if node.header_extra:
-        out.write(node.header_extra)
+        plan.write(node.header_extra)
     if node.payload is not None:
-        out.write(node.payload)
-        return size
-    out.write(node.prefix)
+        if node.origin >= 0 and node.payload is node.original:
+            plan.copy(node.origin, node.origin + len(node.payload))
+        else:
+            plan.write(node.payload)
+        return
+    plan.write(node.prefix)
     for child in node.children:
-        _emit(child, out)
-    return size
+        _emit(child, plan)
 
 
 def write_clear(buf: Buffer, media: MediaFile, out: BinaryIO) -> int:
